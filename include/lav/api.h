@@ -1,0 +1,27 @@
+/* Route handlers. Each writes its answer through lav_writer so JSON and
+ * MessagePack carry the same keys. */
+#ifndef LAV_API_H
+#define LAV_API_H
+
+#include <jansson.h>
+
+#include "lav/http.h"
+
+struct lav_server;
+
+/* The router entry point installed as srv->dispatch. */
+void lav_api_dispatch(struct lav_server *srv, struct lav_request *req);
+
+/* Decodes the request body by Content-Type (415 / 400 answered here; NULL
+ * then). The caller owns the result. */
+json_t *lav_api_body(struct lav_request *req);
+
+/* Sends a writer-built body with the negotiated content type. */
+void lav_api_reply(struct lav_request *req, int status, struct lav_buf *body);
+
+void lav_api_healthz(struct lav_server *srv, struct lav_request *req);
+void lav_api_readyz(struct lav_server *srv, struct lav_request *req);
+void lav_api_catalog(struct lav_server *srv, struct lav_request *req);
+void lav_api_catalog_validate(struct lav_server *srv, struct lav_request *req);
+
+#endif

@@ -1,0 +1,34 @@
+/* One non-blocking libpq connection driven by the libevent loop: connect with
+ * PQconnectStartParams/PQconnectPoll, queries with PQsendQueryParams, results
+ * delivered to callbacks in order; reconnects with capped backoff. Never
+ * blocks the loop. The pool and the write batcher are built on this. */
+#ifndef LAV_PG_H
+#define LAV_PG_H
+
+#include <event2/event.h>
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+#include "lav/log.h"
+
+struct lav_pg;
+
+/* res is NULL when the query could not run (connection lost or failed);
+ * err then says why. The callee must not PQclear res. */
+typedef void (*lav_pg_cb)(const PGresult *res, const char *err, void *arg);
+
+struct lav_pg *lav_pg_new(struct event_base *base, const char *dsn, const char *app_name,
+			  int statement_timeout_ms, const struct lav_log *log);
+void lav_pg_free(struct lav_pg *pg);
+bool lav_pg_connected(const struct lav_pg *pg);
+/* Queues a parameterised query (text parameters). Returns false when the
+ * queue is full; cb is not called then. */
+bool lav_pg_query(struct lav_pg *pg, const char *sql, int nparams, const char *const *params,
+		  lav_pg_cb cb, void *arg);
+const char *lav_pg_last_error(const struct lav_pg *pg);
+
+/* Blocking connect for start-up work done before the loop runs (migrations,
+ * catalog sync). Returns NULL with err set on failure. */
+PGconn *lav_pg_connect_blocking(const char *dsn, const char *app_name, char *err, size_t errlen);
+
+#endif

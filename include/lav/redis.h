@@ -1,0 +1,26 @@
+/* The Redis connection (hiredis async on the libevent loop). Redis is a cache:
+ * lavd runs without it and reconnects by itself with backoff. */
+#ifndef LAV_REDIS_H
+#define LAV_REDIS_H
+
+#include <event2/event.h>
+#include <stdbool.h>
+
+#include "lav/log.h"
+
+enum lav_redis_state {
+	LAV_REDIS_DISABLED,
+	LAV_REDIS_CONNECTING,
+	LAV_REDIS_CONNECTED,
+	LAV_REDIS_DISCONNECTED,
+};
+
+struct lav_redis;
+
+struct lav_redis *lav_redis_new(struct event_base *base, const char *host, int port, int db,
+				const struct lav_log *log);
+void lav_redis_free(struct lav_redis *r);
+enum lav_redis_state lav_redis_state(const struct lav_redis *r);
+const char *lav_redis_state_name(enum lav_redis_state s);
+
+#endif

@@ -1,0 +1,62 @@
+/* The one server context: everything the process owns hangs off it. */
+#ifndef LAV_SERVER_H
+#define LAV_SERVER_H
+
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lav/auth.h"
+#include "lav/catalog.h"
+#include "lav/config.h"
+#include "lav/feeds.h"
+#include "lav/http.h"
+#include "lav/log.h"
+
+struct lav_pg;
+struct lav_redis;
+
+struct lav_server {
+	struct event_base *base;
+	struct lav_config cfg;
+	struct lav_log log;
+	struct lav_catalog catalog;
+	struct lav_liq_config liq;
+	struct lav_tokens tokens;
+	bool auth_enabled;
+
+	/* HTTP */
+	struct evconnlistener *listener;
+	struct lav_conn *conns; /* doubly linked */
+	int nconns;
+	bool draining;
+	struct event *sig_int, *sig_term, *grace_timer;
+	void (*dispatch)(struct lav_server *srv, struct lav_request *req);
+
+	/* dependencies */
+	struct lav_pg *pg_health; /* readiness probe connection */
+	struct event *health_timer;
+	bool pg_ok;
+	bool health_pending;
+	int64_t health_sent_us;
+	int schema_version;
+	struct lav_redis *redis;
+
+	/* identity and clocks */
+	char cid_prefix[17];
+	uint64_t cid_counter;
+	int64_t started_us;
+	int64_t date_sec;
+	char date[40]; /* cached IMF-fixdate for the Date header */
+
+	/* counters */
+	uint64_t requests_total;
+	uint64_t connections_total;
+};
+
+/* Fills r->cid from x-correlation-id when it is safe to echo, else a new one. */
+void lav_server_assign_cid(struct lav_server *srv, struct lav_request *r);
+const char *lav_server_date(struct lav_server *srv);
+
+#endif

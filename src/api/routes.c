@@ -1,0 +1,17 @@
+#include "lav/api.h"
+#include "lav/auth.h"
+#include "lav/router.h"
+#include "lav/server.h"
+
+static const struct lav_route ROUTES[] = {
+	{"/healthz", LAV_M(HTTP_GET), LAV_SCOPE_NONE, lav_api_healthz},
+	{"/readyz", LAV_M(HTTP_GET), LAV_SCOPE_NONE, lav_api_readyz},
+	{"/api/features/v1/catalog", LAV_M(HTTP_GET), LAV_SCOPE_READER, lav_api_catalog},
+	{"/api/features/v1/catalog/validate", LAV_M(HTTP_POST), LAV_SCOPE_ADMIN,
+	 lav_api_catalog_validate},
+};
+
+void lav_api_dispatch(struct lav_server *srv, struct lav_request *req)
+{
+	lav_route_request(srv, ROUTES, sizeof(ROUTES) / sizeof(ROUTES[0]), req);
+}

@@ -1,0 +1,249 @@
+/* lavd: the feature store and LAV PLUS semáforo server.
+ *   lavd                 serve (the default)
+ *   lavd migrate         apply migrations, record the catalog, exit
+ *   lavd check-config    validate environment and config files, exit
+ * Exit codes: 0 ok, 1 runtime failure (e.g. PostgreSQL unreachable),
+ * 2 invalid configuration. */
+#include <errno.h>
+#include <event2/event.h>
+#include <openssl/rand.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "lav/api.h"
+#include "lav/health.h"
+#include "lav/migrate.h"
+#include "lav/pg.h"
+#include "lav/redis.h"
+#include "lav/server.h"
+#include "lav/timefmt.h"
+
+#define LAV_VERSION "0.1.0"
+#define PG_START_WAIT_US (30 * LAV_US_PER_S)
+
+static const char *env_get(const char *name, void *arg)
+{
+	(void)arg;
+	return getenv(name);
+}
+
+static void report_errors(const struct lav_log *log, const char *what, struct lav_errors *errs)
+{
+	for (size_t i = 0; i < errs->n; i++)
+		lav_error(log, "%s: %s", what, errs->msg[i]);
+	if (errs->dropped)
+		lav_error(log, "%s: ... and %zu more errors", what, errs->dropped);
+}
+
+/* Environment and config files; false means exit 2. */
+static bool load_config(struct lav_server *srv)
+{
+	char err[512];
+	if (!lav_config_load(&srv->cfg, env_get, NULL, err, sizeof(err))) {
+		lav_error(&srv->log, "invalid configuration: %s", err);
+		return false;
+	}
+	srv->log.level = srv->cfg.log_level;
+	struct lav_errors errs = {0};
+	bool ok = lav_catalog_load(srv->cfg.config_dir, env_get, NULL, &srv->catalog, &errs);
+	if (ok) {
+		char path[4096];
+		snprintf(path, sizeof(path), "%s/liquidity.feeds.json", srv->cfg.config_dir);
+		json_t *doc = lav_json_load_file(path, &errs);
+		ok = doc && lav_liq_config_parse(doc, path, &srv->catalog, &srv->cfg, &srv->liq,
+						 &errs);
+		json_decref(doc);
+	}
+	if (ok && srv->cfg.tokens_file) {
+		ok = lav_tokens_load(srv->cfg.tokens_file, &srv->tokens, &errs);
+		srv->auth_enabled = ok;
+	}
+	if (!ok) {
+		report_errors(&srv->log, "invalid configuration", &errs);
+		lav_errors_free(&errs);
+	}
+	return ok;
+}
+
+/* Migrations and catalog sync over a blocking connection, before serving.
+ * Returns the exit code on failure, 0 on success. */
+static int prepare_database(struct lav_server *srv)
+{
+	char err[1024];
+	PGconn *c = NULL;
+	int64_t deadline = lav_monotonic_us() + PG_START_WAIT_US;
+	int delay_ms = 100;
+	for (;;) {
+		c = lav_pg_connect_blocking(srv->cfg.pg_dsn, "lavd-migrate", err, sizeof(err));
+		if (c || lav_monotonic_us() > deadline)
+			break;
+		lav_warn(&srv->log, "postgres not reachable yet (%s); retrying", err);
+		usleep((useconds_t)delay_ms * 1000);
+		delay_ms = delay_ms * 2 > 2000 ? 2000 : delay_ms * 2;
+	}
+	if (!c) {
+		lav_error(&srv->log, "cannot connect to PostgreSQL (LAV_PG_DSN): %s", err);
+		return 1;
+	}
+	if (!lav_migrate(c, srv->cfg.pg_partition_days, &srv->log, err, sizeof(err))) {
+		lav_error(&srv->log, "migrations: %s", err);
+		PQfinish(c);
+		return 1;
+	}
+	struct lav_errors errs = {0};
+	bool ok = lav_catalog_sync(c, &srv->catalog, &srv->log, &errs);
+	PQfinish(c);
+	if (!ok) {
+		report_errors(&srv->log, "invalid catalog", &errs);
+		lav_errors_free(&errs);
+		return 2;
+	}
+	return 0;
+}
+
+static void on_grace(evutil_socket_t fd, short what, void *arg)
+{
+	struct lav_server *srv = arg;
+	(void)fd;
+	(void)what;
+	lav_warn(&srv->log, "shutdown grace period over with %d connections open", srv->nconns);
+	event_base_loopexit(srv->base, NULL);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct lav_server *srv = arg;
+	(void)what;
+	if (srv->draining) {
+		lav_warn(&srv->log, "second signal: exiting now");
+		event_base_loopexit(srv->base, NULL);
+		return;
+	}
+	lav_info(&srv->log, "%s: draining %d connections", sig == SIGINT ? "SIGINT" : "SIGTERM",
+		 srv->nconns);
+	srv->draining = true;
+	lav_http_drain(srv);
+	if (srv->nconns == 0) {
+		event_base_loopexit(srv->base, NULL);
+		return;
+	}
+	int64_t ms = srv->cfg.shutdown_grace_ms;
+	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+	srv->grace_timer = evtimer_new(srv->base, on_grace, srv);
+	evtimer_add(srv->grace_timer, &tv);
+}
+
+static void raise_fd_limit(struct lav_server *srv)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	rlim_t want = (rlim_t)srv->cfg.max_connections + 256;
+	if (rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur < want)
+		lav_warn(&srv->log,
+			 "file descriptor limit %llu is below LAV_MAX_CONNECTIONS + 256",
+			 (unsigned long long)rl.rlim_cur);
+}
+
+static int serve(struct lav_server *srv)
+{
+	char err[512];
+	srv->base = event_base_new();
+	if (!srv->base) {
+		lav_error(&srv->log, "cannot create the event loop");
+		return 1;
+	}
+	unsigned char rnd[8];
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		memset(rnd, 0, sizeof(rnd));
+	for (int i = 0; i < 4; i++)
+		sprintf(srv->cid_prefix + 2 * i, "%02x", rnd[i]);
+	srv->dispatch = lav_api_dispatch;
+	raise_fd_limit(srv);
+	if (!lav_http_listen(srv, err, sizeof(err))) {
+		lav_error(&srv->log, "%s", err);
+		return 1;
+	}
+	srv->sig_int = evsignal_new(srv->base, SIGINT, on_signal, srv);
+	srv->sig_term = evsignal_new(srv->base, SIGTERM, on_signal, srv);
+	event_add(srv->sig_int, NULL);
+	event_add(srv->sig_term, NULL);
+	lav_health_start(srv);
+	if (srv->cfg.redis_url)
+		srv->redis = lav_redis_new(srv->base, srv->cfg.redis_host, srv->cfg.redis_port,
+					   srv->cfg.redis_db, &srv->log);
+	lav_info(&srv->log,
+		 "lavd %s listening on %s:%d (auth %s, source mode %s, %zu features, catalog "
+		 "version %lld)",
+		 LAV_VERSION, srv->cfg.listen_host, srv->cfg.listen_port,
+		 srv->auth_enabled ? "on" : "off (loopback only)",
+		 (const char *[]){"mock", "shadow", "off"}[srv->cfg.source_mode],
+		 srv->catalog.nfeatures, (long long)srv->catalog.version);
+	event_base_dispatch(srv->base);
+	lav_info(&srv->log, "stopped");
+	lav_http_close_all(srv);
+	lav_health_stop(srv);
+	lav_redis_free(srv->redis);
+	srv->redis = NULL;
+	event_free(srv->sig_int);
+	event_free(srv->sig_term);
+	if (srv->grace_timer)
+		event_free(srv->grace_timer);
+	event_base_free(srv->base);
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: lavd [serve | migrate | check-config | --help | --version]\n\n"
+		"Configuration comes from the environment:\n\n%s",
+		lav_config_help());
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : "serve";
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "--version") == 0) {
+		printf("lavd %s\n", LAV_VERSION);
+		return 0;
+	}
+	if (argc > 2 || (strcmp(cmd, "serve") && strcmp(cmd, "migrate") &&
+			 strcmp(cmd, "check-config"))) {
+		usage(stderr);
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	struct lav_server srv = {0};
+	srv.log.level = LAV_LOG_INFO;
+	srv.log.fd = 2;
+	srv.started_us = lav_now_us();
+	int rc = 0;
+	if (!load_config(&srv)) {
+		rc = 2;
+	} else if (strcmp(cmd, "check-config") == 0) {
+		lav_info(&srv.log, "configuration is valid: %zu features, %zu sources",
+			 srv.catalog.nfeatures, srv.catalog.nsources);
+	} else {
+		rc = prepare_database(&srv);
+		if (rc == 0 && strcmp(cmd, "serve") == 0)
+			rc = serve(&srv);
+	}
+	lav_tokens_free(&srv.tokens);
+	lav_liq_config_free(&srv.liq);
+	lav_catalog_free(&srv.catalog);
+	lav_config_free(&srv.cfg);
+	return rc;
+}

@@ -1,0 +1,163 @@
+/* Redis connection state: connect, watch with PING, reconnect with backoff.
+ * The latest-point cache and pub/sub fan-out are built on this context. */
+#include "lav/redis.h"
+
+#include <hiredis/adapters/libevent.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lav/buf.h"
+
+#define PING_MS 2000
+#define BACKOFF_MIN_MS 200
+#define BACKOFF_MAX_MS 5000
+
+struct lav_redis {
+	struct event_base *base;
+	char *host;
+	int port;
+	int db;
+	const struct lav_log *log;
+	redisAsyncContext *ac;
+	enum lav_redis_state state;
+	struct event *timer;
+	int backoff_ms;
+	bool ping_pending;
+};
+
+static void connect_now(struct lav_redis *r);
+
+static void arm(struct lav_redis *r, int ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	evtimer_add(r->timer, &tv);
+}
+
+static void lost(struct lav_redis *r, const char *why)
+{
+	if (r->state == LAV_REDIS_CONNECTED)
+		lav_warn(r->log, "redis: disconnected (%s); serving without the cache", why);
+	r->state = LAV_REDIS_DISCONNECTED;
+	r->ac = NULL;
+	r->ping_pending = false;
+	arm(r, r->backoff_ms);
+	r->backoff_ms = r->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : r->backoff_ms * 2;
+}
+
+static void on_pong(redisAsyncContext *ac, void *reply, void *arg)
+{
+	struct lav_redis *r = arg;
+	(void)ac;
+	r->ping_pending = false;
+	redisReply *rep = reply;
+	if (rep && rep->type != REDIS_REPLY_ERROR && r->state != LAV_REDIS_CONNECTED) {
+		r->state = LAV_REDIS_CONNECTED;
+		r->backoff_ms = BACKOFF_MIN_MS;
+		lav_info(r->log, "redis: connected to %s:%d/%d", r->host, r->port, r->db);
+	}
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+	struct lav_redis *r = ac->data;
+	if (status != REDIS_OK) {
+		lost(r, ac->errstr);
+		return;
+	}
+	if (r->db)
+		redisAsyncCommand(r->ac, NULL, NULL, "SELECT %d", r->db);
+	r->ping_pending = true;
+	redisAsyncCommand(r->ac, on_pong, r, "PING");
+	arm(r, PING_MS);
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+	struct lav_redis *r = ac->data;
+	if (!r)
+		return; /* lav_redis_free in progress */
+	lost(r, status == REDIS_OK ? "closed" : ac->errstr);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct lav_redis *r = arg;
+	(void)fd;
+	(void)what;
+	if (!r->ac) {
+		connect_now(r);
+		return;
+	}
+	if (r->ping_pending) {
+		/* no answer for a whole period: the server is stuck or gone */
+		redisAsyncContext *ac = r->ac;
+		ac->data = NULL;
+		redisAsyncFree(ac);
+		lost(r, "ping timeout");
+		return;
+	}
+	r->ping_pending = true;
+	redisAsyncCommand(r->ac, on_pong, r, "PING");
+	arm(r, PING_MS);
+}
+
+static void connect_now(struct lav_redis *r)
+{
+	if (r->state != LAV_REDIS_DISCONNECTED)
+		r->state = LAV_REDIS_CONNECTING;
+	redisAsyncContext *ac = redisAsyncConnect(r->host, r->port);
+	if (!ac || ac->err) {
+		if (ac)
+			redisAsyncFree(ac);
+		lost(r, "connect failed");
+		return;
+	}
+	ac->data = r;
+	r->ac = ac;
+	redisLibeventAttach(ac, r->base);
+	redisAsyncSetConnectCallback(ac, on_connect);
+	redisAsyncSetDisconnectCallback(ac, on_disconnect);
+}
+
+struct lav_redis *lav_redis_new(struct event_base *base, const char *host, int port, int db,
+				const struct lav_log *log)
+{
+	struct lav_redis *r = lav_xcalloc(1, sizeof(*r));
+	r->base = base;
+	r->host = lav_xstrdup(host);
+	r->port = port;
+	r->db = db;
+	r->log = log;
+	r->timer = evtimer_new(base, on_timer, r);
+	r->backoff_ms = BACKOFF_MIN_MS;
+	r->state = LAV_REDIS_CONNECTING;
+	connect_now(r);
+	return r;
+}
+
+void lav_redis_free(struct lav_redis *r)
+{
+	if (!r)
+		return;
+	if (r->ac) {
+		r->ac->data = NULL;
+		redisAsyncFree(r->ac);
+	}
+	event_free(r->timer);
+	free(r->host);
+	free(r);
+}
+
+enum lav_redis_state lav_redis_state(const struct lav_redis *r)
+{
+	return r ? r->state : LAV_REDIS_DISABLED;
+}
+
+const char *lav_redis_state_name(enum lav_redis_state s)
+{
+	static const char *const names[] = {"disabled", "connecting", "connected",
+					    "disconnected"};
+	return names[s];
+}
