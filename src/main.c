@@ -176,6 +176,9 @@ static int serve(struct lav_server *srv)
 	srv->sig_term = evsignal_new(srv->base, SIGTERM, on_signal, srv);
 	event_add(srv->sig_int, NULL);
 	event_add(srv->sig_term, NULL);
+	/* prepare_database just checked both: ready from the first request */
+	srv->pg_ok = true;
+	srv->schema_version = lav_schema_expected();
 	lav_health_start(srv);
 	if (srv->cfg.redis_url)
 		srv->redis = lav_redis_new(srv->base, srv->cfg.redis_host, srv->cfg.redis_port,

@@ -63,6 +63,8 @@ struct lav_reqparser {
 	bool in_message;
 	bool last_was_value;
 	bool want_continue; /* Expect: 100-continue seen on the current request */
+	bool line_checked;  /* request line of the current message validated */
+	struct lav_buf line;
 	struct lav_buf field, value;
 	/* error: status != 0 stops the connection after its response */
 	int err_status;

@@ -301,12 +301,12 @@ void lav_respond(struct lav_request *r, int status, const char *content_type, co
 	if (r->method != HTTP_HEAD)
 		lav_buf_append(o, body, len);
 	r->done = true;
-	if (status >= 500)
-		lav_log(&srv->log, LAV_LOG_ERROR, r->cid, "%s %s -> %d",
-			http_method_str(r->method), r->target ? r->target : "-", status);
-	else
-		lav_log(&srv->log, LAV_LOG_DEBUG, r->cid, "%s %s -> %d",
-			http_method_str(r->method), r->target ? r->target : "-", status);
+	/* 5xx are ours to look at, 4xx are the client's, 2xx only when debugging */
+	enum lav_log_level lvl = status >= 500   ? LAV_LOG_ERROR
+				 : status >= 400 ? LAV_LOG_INFO
+						 : LAV_LOG_DEBUG;
+	lav_log(&srv->log, lvl, r->cid, "%s %.200s -> %d", http_method_str(r->method),
+		r->target ? r->target : "-", status);
 	flush(c);
 }
 

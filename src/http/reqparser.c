@@ -24,6 +24,47 @@ static int fail(struct lav_reqparser *rp, int status, const char *code, const ch
 	return -1;
 }
 
+/* RFC 9110 token characters (method and header names). */
+static bool is_tchar(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* http-parser in its lenient build accepts "HTTX/1.1", a missing version and
+ * more; lav checks the request line itself: METHOD SP target SP HTTP/1.x. */
+static void check_request_line(struct lav_reqparser *rp, const char *l, size_t n)
+{
+	while (n && (l[n - 1] == '\n' || l[n - 1] == '\r'))
+		n--;
+	const char *sp1 = memchr(l, ' ', n);
+	const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', n - (size_t)(sp1 + 1 - l)) : NULL;
+	if (!sp1 || !sp2 || sp1 == l || sp2 == sp1 + 1 ||
+	    memchr(sp2 + 1, ' ', n - (size_t)(sp2 + 1 - l))) {
+		fail(rp, 400, "bad_request", "malformed request line (METHOD target HTTP/1.1)");
+		return;
+	}
+	for (const char *p = l; p < sp1; p++)
+		if (!is_tchar((unsigned char)*p)) {
+			fail(rp, 400, "bad_request", "malformed request method");
+			return;
+		}
+	for (const char *p = sp1 + 1; p < sp2; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p == 0x7f) {
+			fail(rp, 400, "bad_request", "control character in request-target");
+			return;
+		}
+	const char *v = sp2 + 1;
+	size_t vn = n - (size_t)(v - l);
+	if (vn == 8 && (memcmp(v, "HTTP/1.1", 8) == 0 || memcmp(v, "HTTP/1.0", 8) == 0))
+		return;
+	if (vn == 8 && memcmp(v, "HTTP/", 5) == 0 && v[5] >= '0' && v[5] <= '9' && v[6] == '.' &&
+	    v[7] >= '0' && v[7] <= '9')
+		fail(rp, 505, "http_version_not_supported", "only HTTP/1.0 and HTTP/1.1 are served");
+	else
+		fail(rp, 400, "bad_request", "malformed HTTP version in the request line");
+}
+
 static int count_header_bytes(struct lav_reqparser *rp, size_t n)
 {
 	rp->header_bytes += n;
@@ -61,11 +102,20 @@ static int on_url(http_parser *p, const char *at, size_t len)
 	return 0;
 }
 
-static void push_header(struct lav_reqparser *rp)
+static int push_header(struct lav_reqparser *rp)
 {
 	struct lav_request *r = rp->cur;
 	if (rp->field.len == 0)
-		return;
+		return 0;
+	for (size_t i = 0; i < rp->field.len; i++)
+		if (!is_tchar((unsigned char)rp->field.data[i]))
+			return fail(rp, 400, "bad_request", "invalid character in a header name");
+	for (size_t i = 0; i < rp->value.len; i++) {
+		unsigned char c = (unsigned char)rp->value.data[i];
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return fail(rp, 400, "bad_request",
+				    "control character in a header value");
+	}
 	r->headers = lav_xrealloc(r->headers, (r->nheaders + 1) * sizeof(struct lav_header));
 	char *name = lav_xstrndup(rp->field.data, rp->field.len);
 	for (char *c = name; *c; c++)
@@ -76,6 +126,7 @@ static void push_header(struct lav_reqparser *rp)
 	r->nheaders++;
 	lav_buf_reset(&rp->field);
 	lav_buf_reset(&rp->value);
+	return 0;
 }
 
 static int on_header_field(http_parser *p, const char *at, size_t len)
@@ -84,8 +135,9 @@ static int on_header_field(http_parser *p, const char *at, size_t len)
 	if (count_header_bytes(rp, len + 4)) /* ": " and CRLF count too */
 		return -1;
 	if (rp->last_was_value) {
-		push_header(rp);
 		rp->last_was_value = false;
+		if (push_header(rp))
+			return -1;
 	}
 	lav_buf_append(&rp->field, at, len);
 	return 0;
@@ -105,9 +157,17 @@ static int on_headers_complete(http_parser *p)
 {
 	struct lav_reqparser *rp = RP(p);
 	struct lav_request *r = rp->cur;
-	if (rp->last_was_value || rp->field.len)
-		push_header(rp);
 	rp->last_was_value = false;
+	if (push_header(rp))
+		return -1;
+	if (p->http_major == 1 && p->http_minor == 1) {
+		size_t hosts = 0;
+		for (size_t i = 0; i < r->nheaders; i++)
+			hosts += strcmp(r->headers[i].name, "host") == 0;
+		if (hosts != 1)
+			return fail(rp, 400, "bad_request",
+				    "an HTTP/1.1 request needs exactly one Host header");
+	}
 	r->method = (enum http_method)p->method;
 	r->keep_alive = http_should_keep_alive(p);
 	if (!r->target || r->target[0] != '/')
@@ -152,6 +212,8 @@ static int on_message_complete(http_parser *p)
 	rp->cur = NULL;
 	rp->in_message = false;
 	rp->want_continue = false;
+	rp->line_checked = false;
+	lav_buf_reset(&rp->line);
 	http_parser_pause(p, 1);
 	return 0;
 }
@@ -184,12 +246,27 @@ void lav_reqparser_free(struct lav_reqparser *rp)
 	rp->cur = rp->ready = NULL;
 	lav_buf_free(&rp->field);
 	lav_buf_free(&rp->value);
+	lav_buf_free(&rp->line);
 }
 
 size_t lav_reqparser_feed(struct lav_reqparser *rp, const char *data, size_t len)
 {
 	if (rp->err_status || rp->ready || len == 0)
 		return 0;
+	for (size_t i = 0; !rp->line_checked && i < len; i++) {
+		char ch = data[i];
+		if (rp->line.len == 0 && (ch == '\r' || ch == '\n'))
+			continue; /* empty lines before a request are allowed */
+		if (rp->line.len > rp->max_header_bytes)
+			break; /* the header byte count answers 431 */
+		lav_buf_putc(&rp->line, ch);
+		if (ch == '\n') {
+			rp->line_checked = true;
+			check_request_line(rp, rp->line.data, rp->line.len);
+			if (rp->err_status)
+				return 0;
+		}
+	}
 	size_t n = http_parser_execute(&rp->p, &SETTINGS, data, len);
 	enum http_errno e = HTTP_PARSER_ERRNO(&rp->p);
 	if (e == HPE_PAUSED) {
