@@ -49,6 +49,12 @@ struct lav_config {
 	int64_t request_timeout_ms;
 	int64_t shutdown_grace_ms;
 
+	/* store */
+	int pg_pool_size;
+	int64_t pg_statement_timeout_ms;
+	size_t hot_points;	 /* points kept in memory per series */
+	size_t query_max_points; /* largest limit a query may ask for */
+
 	/* feature store (seed variables) */
 	char *export_s3_uri; /* NULL: local directory export */
 	int retention_days;

@@ -28,13 +28,14 @@ const char *lav_scope_name(unsigned scope)
 	return "none";
 }
 
-static int hexval(int c)
+static int hexval(unsigned char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
-	c = tolower(c);
 	if (c >= 'a' && c <= 'f')
 		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
 	return -1;
 }
 
@@ -74,7 +75,8 @@ bool lav_tokens_parse(const json_t *doc, const char *file, struct lav_tokens *ou
 		const char *hex = json_string_value(json_object_get(t, "sha256"));
 		bool hex_ok = hex && strlen(hex) == 64;
 		for (size_t k = 0; hex_ok && k < 32; k++) {
-			int a = hexval(hex[2 * k]), b = hexval(hex[2 * k + 1]);
+			int a = hexval((unsigned char)hex[2 * k]);
+			int b = hexval((unsigned char)hex[2 * k + 1]);
 			if (a < 0 || b < 0)
 				hex_ok = false;
 			else

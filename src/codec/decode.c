@@ -23,6 +23,13 @@ static json_t *map_from_msgpack(const msgpack_object_map *m, int depth, char *er
 			json_decref(obj);
 			return NULL;
 		}
+		json_t *valid = json_stringn(k->via.str.ptr, k->via.str.size);
+		if (!valid) {
+			snprintf(err, errlen, "map key is not valid UTF-8");
+			json_decref(obj);
+			return NULL;
+		}
+		json_decref(valid);
 		char *key = lav_xstrndup(k->via.str.ptr, k->via.str.size);
 		if (strlen(key) != k->via.str.size) {
 			snprintf(err, errlen, "map key contains a NUL byte");

@@ -4,6 +4,7 @@
  * have to count elements up front. */
 #include "lav/codec.h"
 
+#include <float.h>
 #include <math.h>
 #include <msgpack.h>
 #include <stdio.h>
@@ -280,7 +281,9 @@ void lav_w_json(struct lav_writer *w, const json_t *v)
 size_t lav_format_double(double d, char out[32])
 {
 	int n = 0;
-	for (int prec = 15; prec <= 17; prec++) {
+	/* 15 digits always suffice to start from for normal doubles; subnormals
+	 * carry fewer significant digits, so search them from 1 */
+	for (int prec = fabs(d) < DBL_MIN ? 1 : 15; prec <= 17; prec++) {
 		n = snprintf(out, 32, "%.*g", prec, d);
 		if (strtod(out, NULL) == d)
 			break;

@@ -81,14 +81,19 @@ void lav_buf_putc(struct lav_buf *b, char c)
 
 void lav_buf_vprintf(struct lav_buf *b, const char *fmt, va_list ap)
 {
+	/* format into the spare room first; grow and format again only if short */
+	lav_buf_reserve(b, 64);
 	va_list cp;
 	va_copy(cp, ap);
-	int n = vsnprintf(NULL, 0, fmt, cp);
+	size_t room = b->cap - b->len;
+	int n = vsnprintf(b->data + b->len, room, fmt, cp);
 	va_end(cp);
 	if (n <= 0)
 		return;
-	lav_buf_reserve(b, (size_t)n);
-	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	if ((size_t)n >= room) {
+		lav_buf_reserve(b, (size_t)n);
+		vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	}
 	b->len += (size_t)n;
 }
 

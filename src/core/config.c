@@ -27,6 +27,10 @@ static const char HELP[] =
 	"LAV_IDLE_TIMEOUT_MS                 60000           idle keep-alive connection lifetime\n"
 	"LAV_REQUEST_TIMEOUT_MS              30000           time to receive one whole request (408)\n"
 	"LAV_SHUTDOWN_GRACE_MS               10000           drain time on SIGTERM/SIGINT\n"
+	"LAV_PG_POOL_SIZE                    4               PostgreSQL connections for publish and query\n"
+	"LAV_PG_STATEMENT_TIMEOUT_MS         30000           statement_timeout of those connections\n"
+	"LAV_HOT_POINTS                      5000            newest points per series kept in memory\n"
+	"LAV_QUERY_MAX_POINTS                1000000         largest limit a query may ask for\n"
 	"FEATURE_STORE_EXPORT_S3_URI         (unset)         s3://bucket[/prefix]; unset: local export dir\n"
 	"FEATURE_STORE_RETENTION_DAYS        90              PostgreSQL partitions older than this are dropped\n"
 	"FEATURE_STORE_PARQUET_BATCH_CRON    */15 * * * *    Parquet export schedule\n"
@@ -137,13 +141,20 @@ static bool get_list(struct env *e, const char *name, size_t n, double *out, boo
 	char *copy = lav_xstrdup(v);
 	size_t i = 0;
 	bool ok = true;
-	char *save = NULL;
-	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+	/* split by hand: strtok would silently skip empty items ("0.4,,0.2") */
+	char *tok = copy;
+	for (;;) {
+		char *comma = strchr(tok, ',');
+		if (comma)
+			*comma = '\0';
 		if (i == n || !parse_double(tok, &out[i])) {
 			ok = false;
 			break;
 		}
 		i++;
+		if (!comma)
+			break;
+		tok = comma + 1;
 	}
 	free(copy);
 	if (!ok || i != n) {
@@ -325,6 +336,19 @@ bool lav_config_load(struct lav_config *c, lav_env_get get, void *arg, char *err
 	if (!get_int(&e, "LAV_SHUTDOWN_GRACE_MS", 10000, 0, 600000, &n))
 		return false;
 	c->shutdown_grace_ms = n;
+
+	if (!get_int(&e, "LAV_PG_POOL_SIZE", 4, 1, 64, &n))
+		return false;
+	c->pg_pool_size = (int)n;
+	if (!get_int(&e, "LAV_PG_STATEMENT_TIMEOUT_MS", 30000, 100, 3600000, &n))
+		return false;
+	c->pg_statement_timeout_ms = n;
+	if (!get_int(&e, "LAV_HOT_POINTS", 5000, 16, 10000000, &n))
+		return false;
+	c->hot_points = (size_t)n;
+	if (!get_int(&e, "LAV_QUERY_MAX_POINTS", 1000000, 100, 100000000, &n))
+		return false;
+	c->query_max_points = (size_t)n;
 
 	get_str(&e, "FEATURE_STORE_EXPORT_S3_URI", NULL, &c->export_s3_uri);
 	if (c->export_s3_uri &&

@@ -11,7 +11,9 @@ static bool parse_field(const char *s, size_t n, int lo, int hi, uint64_t *bits,
 			const char *name, char *err, size_t errlen)
 {
 	*bits = 0;
-	*any = n == 1 && s[0] == '*';
+	/* Vixie cron: a field that starts with '*' (also a stepped star) counts as
+	 * unrestricted when combining day-of-month and day-of-week */
+	*any = n >= 1 && s[0] == '*';
 	const char *end = s + n;
 	while (s < end) {
 		const char *comma = memchr(s, ',', (size_t)(end - s));

@@ -132,7 +132,9 @@ static int push_header(struct lav_reqparser *rp)
 static int on_header_field(http_parser *p, const char *at, size_t len)
 {
 	struct lav_reqparser *rp = RP(p);
-	if (count_header_bytes(rp, len + 4)) /* ": " and CRLF count too */
+	/* ": " and CRLF count too, once per header however the name arrives */
+	bool new_field = rp->last_was_value || rp->field.len == 0;
+	if (count_header_bytes(rp, len + (new_field ? 4 : 0)))
 		return -1;
 	if (rp->last_was_value) {
 		rp->last_was_value = false;
@@ -279,8 +281,6 @@ size_t lav_reqparser_feed(struct lav_reqparser *rp, const char *data, size_t len
 			 http_errno_description(e));
 		if (e == HPE_HEADER_OVERFLOW)
 			fail(rp, 431, "headers_too_large", msg);
-		else if (e == HPE_INVALID_VERSION)
-			fail(rp, 505, "http_version_not_supported", msg);
 		else
 			fail(rp, 400, "bad_request", msg);
 	}

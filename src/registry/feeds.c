@@ -155,6 +155,10 @@ bool lav_liq_config_parse(const json_t *doc, const char *file, const struct lav_
 			lav_errors_add(errs, "%s: field \"score.weights\": at least one must be > 0",
 				       file);
 	}
+	json_t *smoothing = path_get(doc, "score", "smoothing", NULL);
+	if (json_is_object(smoothing))
+		only_keys(smoothing, (const char *const[]){"alpha", NULL}, file, "score.smoothing",
+			  errs);
 	json_t *alpha = path_get(doc, "score", "smoothing", "alpha");
 	lc->alpha = json_number_value(alpha);
 	if (!json_is_number(alpha) || !(lc->alpha > 0 && lc->alpha <= 1))
@@ -164,6 +168,14 @@ bool lav_liq_config_parse(const json_t *doc, const char *file, const struct lav_
 	if (json_is_object(regime))
 		only_keys(regime, (const char *const[]){"thresholds", "confirmation_windows", NULL},
 			  file, "regime", errs);
+	json_t *th = path_get(doc, "regime", "thresholds", NULL);
+	if (json_is_object(th))
+		only_keys(th, (const char *const[]){"green", "red", NULL}, file, "regime.thresholds",
+			  errs);
+	json_t *cw = path_get(doc, "regime", "confirmation_windows", NULL);
+	if (json_is_object(cw))
+		only_keys(cw, (const char *const[]){"flip", NULL}, file,
+			  "regime.confirmation_windows", errs);
 	json_t *hi = path_get(doc, "regime", "thresholds", "green");
 	json_t *lo = path_get(doc, "regime", "thresholds", "red");
 	if (!json_is_number(hi) || !json_is_number(lo) ||
@@ -198,6 +210,11 @@ bool lav_liq_config_parse(const json_t *doc, const char *file, const struct lav_
 		}
 	}
 	lc->grid_step_ms = 3600000;
+	json_t *grid = json_object_get(doc, "grid");
+	if (grid && !json_is_object(grid))
+		lav_errors_add(errs, "%s: field \"grid\": must be an object {step}", file);
+	else if (grid)
+		only_keys(grid, (const char *const[]){"step", NULL}, file, "grid", errs);
 	json_t *step = path_get(doc, "grid", "step", NULL);
 	if (step)
 		duration(step, file, "grid.step", false, &lc->grid_step_ms, errs);
