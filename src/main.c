@@ -20,6 +20,7 @@
 #include "lav/pg.h"
 #include "lav/redis.h"
 #include "lav/server.h"
+#include "lav/store.h"
 #include "lav/timefmt.h"
 
 #define LAV_VERSION "0.1.0"
@@ -96,12 +97,18 @@ static int prepare_database(struct lav_server *srv)
 	}
 	struct lav_errors errs = {0};
 	bool ok = lav_catalog_sync(c, &srv->catalog, &srv->log, &errs);
-	PQfinish(c);
 	if (!ok) {
+		PQfinish(c);
 		report_errors(&srv->log, "invalid catalog", &errs);
 		lav_errors_free(&errs);
 		return 2;
 	}
+	if (srv->store && !lav_store_load(srv->store, c, err, sizeof(err))) {
+		lav_error(&srv->log, "%s", err);
+		PQfinish(c);
+		return 1;
+	}
+	PQfinish(c);
 	return 0;
 }
 
@@ -153,6 +160,16 @@ static void raise_fd_limit(struct lav_server *srv)
 			 (unsigned long long)rl.rlim_cur);
 }
 
+/* A random prefix for correlation ids and this instance's name. */
+static void init_identity(struct lav_server *srv)
+{
+	unsigned char rnd[4];
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		memset(rnd, 0, sizeof(rnd));
+	for (int i = 0; i < 4; i++)
+		sprintf(srv->cid_prefix + 2 * i, "%02x", rnd[i]);
+}
+
 static int serve(struct lav_server *srv)
 {
 	char err[512];
@@ -161,11 +178,6 @@ static int serve(struct lav_server *srv)
 		lav_error(&srv->log, "cannot create the event loop");
 		return 1;
 	}
-	unsigned char rnd[8];
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
-		memset(rnd, 0, sizeof(rnd));
-	for (int i = 0; i < 4; i++)
-		sprintf(srv->cid_prefix + 2 * i, "%02x", rnd[i]);
 	srv->dispatch = lav_api_dispatch;
 	raise_fd_limit(srv);
 	if (!lav_http_listen(srv, err, sizeof(err))) {
@@ -183,6 +195,7 @@ static int serve(struct lav_server *srv)
 	if (srv->cfg.redis_url)
 		srv->redis = lav_redis_new(srv->base, srv->cfg.redis_host, srv->cfg.redis_port,
 					   srv->cfg.redis_db, &srv->log);
+	lav_store_start(srv->store);
 	lav_info(&srv->log,
 		 "lavd %s listening on %s:%d (auth %s, source mode %s, %zu features, catalog "
 		 "version %lld)",
@@ -193,6 +206,8 @@ static int serve(struct lav_server *srv)
 	event_base_dispatch(srv->base);
 	lav_info(&srv->log, "stopped");
 	lav_http_close_all(srv);
+	lav_store_free(srv->store);
+	srv->store = NULL;
 	lav_health_stop(srv);
 	lav_redis_free(srv->redis);
 	srv->redis = NULL;
@@ -240,9 +255,15 @@ int main(int argc, char **argv)
 		lav_info(&srv.log, "configuration is valid: %zu features, %zu sources",
 			 srv.catalog.nfeatures, srv.catalog.nsources);
 	} else {
+		bool serving = strcmp(cmd, "serve") == 0;
+		if (serving) {
+			init_identity(&srv);
+			srv.store = lav_store_new(&srv);
+		}
 		rc = prepare_database(&srv);
-		if (rc == 0 && strcmp(cmd, "serve") == 0)
+		if (rc == 0 && serving)
 			rc = serve(&srv);
+		lav_store_free(srv.store);
 	}
 	lav_tokens_free(&srv.tokens);
 	lav_liq_config_free(&srv.liq);

@@ -4,6 +4,7 @@
 #define LAV_API_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "lav/http.h"
 
@@ -23,5 +24,11 @@ void lav_api_healthz(struct lav_server *srv, struct lav_request *req);
 void lav_api_readyz(struct lav_server *srv, struct lav_request *req);
 void lav_api_catalog(struct lav_server *srv, struct lav_request *req);
 void lav_api_catalog_validate(struct lav_server *srv, struct lav_request *req);
+void lav_api_latest(struct lav_server *srv, struct lav_request *req);
+void lav_api_publish(struct lav_server *srv, struct lav_request *req);
+void lav_api_query(struct lav_server *srv, struct lav_request *req);
+
+/* 503 with Retry-After when PostgreSQL-backed work cannot run; false then. */
+bool lav_api_store_ready(struct lav_server *srv, struct lav_request *req);
 
 #endif

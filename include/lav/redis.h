@@ -23,4 +23,10 @@ void lav_redis_free(struct lav_redis *r);
 enum lav_redis_state lav_redis_state(const struct lav_redis *r);
 const char *lav_redis_state_name(enum lav_redis_state s);
 
+/* Fire-and-forget command when connected; false (and nothing sent) when not.
+ * Redis is a cache: a lost write is repaired by the resync on reconnect. */
+bool lav_redis_send(struct lav_redis *r, int argc, const char **argv, const size_t *argvlen);
+/* Called each time the connection is (re)established, e.g. to resync. */
+void lav_redis_on_connect(struct lav_redis *r, void (*cb)(void *arg), void *arg);
+
 #endif

@@ -16,6 +16,7 @@
 
 struct lav_pg;
 struct lav_redis;
+struct lav_store;
 
 struct lav_server {
 	struct event_base *base;
@@ -42,6 +43,7 @@ struct lav_server {
 	int64_t health_sent_us;
 	int schema_version;
 	struct lav_redis *redis;
+	struct lav_store *store;
 
 	/* identity and clocks */
 	char cid_prefix[17];

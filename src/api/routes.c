@@ -9,6 +9,9 @@ static const struct lav_route ROUTES[] = {
 	{"/api/features/v1/catalog", LAV_M(HTTP_GET), LAV_SCOPE_READER, lav_api_catalog},
 	{"/api/features/v1/catalog/validate", LAV_M(HTTP_POST), LAV_SCOPE_ADMIN,
 	 lav_api_catalog_validate},
+	{"/api/features/v1/latest", LAV_M(HTTP_GET), LAV_SCOPE_READER, lav_api_latest},
+	{"/api/features/v1/publish", LAV_M(HTTP_POST), LAV_SCOPE_PUBLISHER, lav_api_publish},
+	{"/api/features/v1/query", LAV_M(HTTP_POST), LAV_SCOPE_READER, lav_api_query},
 };
 
 void lav_api_dispatch(struct lav_server *srv, struct lav_request *req)

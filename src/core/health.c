@@ -51,7 +51,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 
 void lav_health_start(struct lav_server *srv)
 {
-	srv->pg_health = lav_pg_new(srv->base, srv->cfg.pg_dsn, "lavd-health", 2000, &srv->log);
+	srv->pg_health = lav_pg_new(srv->base, srv->cfg.pg_dsn, "lavd-health", 2000, NULL, &srv->log);
 	srv->health_timer = event_new(srv->base, -1, EV_PERSIST, on_tick, srv);
 	struct timeval tv = {HEALTH_INTERVAL_MS / 1000, (HEALTH_INTERVAL_MS % 1000) * 1000};
 	event_add(srv->health_timer, &tv);

@@ -17,6 +17,10 @@ enum pg_state { PG_DOWN, PG_CONNECTING, PG_IDLE, PG_BUSY };
 
 struct pg_query {
 	char *sql;
+	bool simple;	     /* PQsendQuery: several statements, maybe a COPY */
+	struct lav_buf copy; /* COPY FROM STDIN data */
+	size_t copy_sent;
+	bool copy_ended;
 	int nparams;
 	char **params;
 	lav_pg_cb cb;
@@ -36,7 +40,13 @@ struct lav_pg {
 	enum pg_state state;
 	struct pg_query *head, *tail;
 	size_t nqueued;
-	PGresult *result; /* last result of the query in flight */
+	PGresult *result; /* first error, else last result, of the query in flight */
+	bool in_copy;
+	char *init_sql;
+	lav_pg_notify_cb notify_cb;
+	void *notify_arg;
+	void (*connect_cb)(void *arg);
+	void *connect_arg;
 	int backoff_ms;
 	char last_error[256];
 };
@@ -47,6 +57,7 @@ static void on_io(evutil_socket_t fd, short what, void *arg);
 static void query_free(struct pg_query *q)
 {
 	free(q->sql);
+	lav_buf_free(&q->copy);
 	for (int i = 0; i < q->nparams; i++)
 		free(q->params[i]);
 	free(q->params);
@@ -106,6 +117,7 @@ static void schedule_reconnect(struct lav_pg *pg)
 		pg->conn = NULL;
 	}
 	pg->state = PG_DOWN;
+	pg->in_copy = false;
 	fail_all(pg, pg->last_error);
 	struct timeval tv = {pg->backoff_ms / 1000, (pg->backoff_ms % 1000) * 1000};
 	evtimer_add(pg->retry, &tv);
@@ -117,8 +129,10 @@ static void send_next(struct lav_pg *pg)
 	if (pg->state != PG_IDLE || !pg->head)
 		return;
 	struct pg_query *q = pg->head;
-	if (!PQsendQueryParams(pg->conn, q->sql, q->nparams, NULL,
-			       (const char *const *)q->params, NULL, NULL, 0)) {
+	int ok = q->simple ? PQsendQuery(pg->conn, q->sql)
+			   : PQsendQueryParams(pg->conn, q->sql, q->nparams, NULL,
+					       (const char *const *)q->params, NULL, NULL, 0);
+	if (!ok) {
 		set_error(pg, "send failed");
 		lav_warn(pg->log, "postgres: %s", pg->last_error);
 		schedule_reconnect(pg);
@@ -150,6 +164,62 @@ static void finish_query(struct lav_pg *pg)
 	send_next(pg);
 }
 
+/* Pushes COPY data until the socket is full (then waits for EV_WRITE) or all
+ * is sent and the COPY is ended. Returns false when the connection failed. */
+static bool push_copy(struct lav_pg *pg)
+{
+	struct pg_query *q = pg->head;
+	while (q->copy_sent < q->copy.len) {
+		size_t chunk = q->copy.len - q->copy_sent;
+		if (chunk > 65536)
+			chunk = 65536;
+		int r = PQputCopyData(pg->conn, q->copy.data + q->copy_sent, (int)chunk);
+		if (r < 0)
+			return false;
+		if (r == 0) {
+			watch(pg, EV_WRITE);
+			return true;
+		}
+		q->copy_sent += chunk;
+	}
+	if (!q->copy_ended) {
+		int r = PQputCopyEnd(pg->conn, NULL);
+		if (r < 0)
+			return false;
+		if (r == 0) {
+			watch(pg, EV_WRITE);
+			return true;
+		}
+		q->copy_ended = true;
+	}
+	int f = PQflush(pg->conn);
+	if (f < 0)
+		return false;
+	if (f == 1) {
+		watch(pg, EV_WRITE);
+		return true;
+	}
+	pg->in_copy = false;
+	watch(pg, EV_READ);
+	return true;
+}
+
+static void deliver_notifies(struct lav_pg *pg)
+{
+	PGnotify *n;
+	while ((n = PQnotifies(pg->conn)) != NULL) {
+		if (pg->notify_cb)
+			pg->notify_cb(n->relname, n->extra, pg->notify_arg);
+		PQfreemem(n);
+	}
+}
+
+static bool is_error(const PGresult *r)
+{
+	ExecStatusType st = PQresultStatus(r);
+	return st == PGRES_BAD_RESPONSE || st == PGRES_NONFATAL_ERROR || st == PGRES_FATAL_ERROR;
+}
+
 static void read_results(struct lav_pg *pg)
 {
 	if (!PQconsumeInput(pg->conn)) {
@@ -158,6 +228,7 @@ static void read_results(struct lav_pg *pg)
 		schedule_reconnect(pg);
 		return;
 	}
+	deliver_notifies(pg);
 	if (pg->state != PG_BUSY) {
 		if (PQstatus(pg->conn) == CONNECTION_BAD) {
 			set_error(pg, "connection lost");
@@ -171,9 +242,22 @@ static void read_results(struct lav_pg *pg)
 			finish_query(pg);
 			return;
 		}
-		if (pg->result)
-			PQclear(pg->result);
-		pg->result = res;
+		if (PQresultStatus(res) == PGRES_COPY_IN) {
+			PQclear(res);
+			pg->in_copy = true;
+			if (!push_copy(pg)) {
+				set_error(pg, "COPY failed");
+				schedule_reconnect(pg);
+			}
+			return;
+		}
+		if (pg->result && is_error(pg->result)) {
+			PQclear(res); /* keep the first error */
+		} else {
+			if (pg->result)
+				PQclear(pg->result);
+			pg->result = res;
+		}
 	}
 	watch(pg, EV_READ);
 }
@@ -184,6 +268,13 @@ static void on_io(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	if (pg->state == PG_CONNECTING) {
 		start_connect(pg);
+		return;
+	}
+	if (pg->in_copy) {
+		if (!push_copy(pg)) {
+			set_error(pg, "COPY failed");
+			schedule_reconnect(pg);
+		}
 		return;
 	}
 	if (what & EV_WRITE) {
@@ -199,6 +290,15 @@ static void on_io(evutil_socket_t fd, short what, void *arg)
 		}
 	}
 	read_results(pg);
+}
+
+static void on_init_done(const PGresult *res, const char *err, void *arg)
+{
+	struct lav_pg *pg = arg;
+	if (err)
+		lav_error(pg->log, "postgres: connection set-up failed: %s", err);
+	else if (res && pg->connect_cb)
+		pg->connect_cb(pg->connect_arg);
 }
 
 /* Starts or continues the non-blocking connect. */
@@ -229,6 +329,22 @@ static void start_connect(struct lav_pg *pg)
 		pg->backoff_ms = BACKOFF_MIN_MS;
 		lav_info(pg->log, "postgres: connected (%s)", pg->app);
 		watch(pg, EV_READ | EV_PERSIST);
+		if (pg->init_sql) {
+			/* runs ahead of everything queued */
+			struct pg_query *q = lav_xcalloc(1, sizeof(*q));
+			q->sql = lav_xstrdup(pg->init_sql);
+			q->simple = true;
+			q->params = lav_xcalloc(1, sizeof(char *));
+			q->cb = on_init_done;
+			q->arg = pg;
+			q->next = pg->head;
+			pg->head = q;
+			if (!pg->tail)
+				pg->tail = q;
+			pg->nqueued++;
+		} else if (pg->connect_cb) {
+			pg->connect_cb(pg->connect_arg);
+		}
 		send_next(pg);
 		return;
 	default:
@@ -246,9 +362,10 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
 }
 
 struct lav_pg *lav_pg_new(struct event_base *base, const char *dsn, const char *app_name,
-			  int statement_timeout_ms, const struct lav_log *log)
+			  int statement_timeout_ms, const char *init_sql, const struct lav_log *log)
 {
 	struct lav_pg *pg = lav_xcalloc(1, sizeof(*pg));
+	pg->init_sql = init_sql ? lav_xstrdup(init_sql) : NULL;
 	pg->base = base;
 	pg->dsn = lav_xstrdup(dsn);
 	pg->app = lav_xstrdup(app_name);
@@ -279,6 +396,7 @@ void lav_pg_free(struct lav_pg *pg)
 	pg->io = NULL;
 	fail_all(pg, pg->last_error);
 	event_free(pg->retry);
+	free(pg->init_sql);
 	free(pg->dsn);
 	free(pg->app);
 	free(pg);
@@ -319,8 +437,9 @@ bool lav_pg_query(struct lav_pg *pg, const char *sql, int nparams, const char *c
 
 PGconn *lav_pg_connect_blocking(const char *dsn, const char *app_name, char *err, size_t errlen)
 {
-	const char *keys[] = {"dbname", "application_name", "connect_timeout", NULL};
-	const char *vals[] = {dsn, app_name, "10", NULL};
+	/* start-up work is chatty (IF NOT EXISTS notices): keep stderr for our log */
+	const char *keys[] = {"dbname", "application_name", "connect_timeout", "options", NULL};
+	const char *vals[] = {dsn, app_name, "10", "-c client_min_messages=warning", NULL};
 	PGconn *c = PQconnectdbParams(keys, vals, 1);
 	if (PQstatus(c) != CONNECTION_OK) {
 		snprintf(err, errlen, "%s", PQerrorMessage(c));
@@ -331,4 +450,46 @@ PGconn *lav_pg_connect_blocking(const char *dsn, const char *app_name, char *err
 		return NULL;
 	}
 	return c;
+}
+
+size_t lav_pg_pending(const struct lav_pg *pg)
+{
+	return pg->nqueued;
+}
+
+bool lav_pg_copy(struct lav_pg *pg, const char *sql, struct lav_buf *data, lav_pg_cb cb,
+		 void *arg)
+{
+	if (pg->nqueued >= MAX_QUEUE) {
+		lav_buf_free(data);
+		return false;
+	}
+	struct pg_query *q = lav_xcalloc(1, sizeof(*q));
+	q->sql = lav_xstrdup(sql);
+	q->simple = true;
+	q->copy = *data;
+	*data = (struct lav_buf)LAV_BUF_INIT;
+	q->params = lav_xcalloc(1, sizeof(char *));
+	q->cb = cb;
+	q->arg = arg;
+	if (pg->tail)
+		pg->tail->next = q;
+	else
+		pg->head = q;
+	pg->tail = q;
+	pg->nqueued++;
+	send_next(pg);
+	return true;
+}
+
+void lav_pg_on_notify(struct lav_pg *pg, lav_pg_notify_cb cb, void *arg)
+{
+	pg->notify_cb = cb;
+	pg->notify_arg = arg;
+}
+
+void lav_pg_on_connect(struct lav_pg *pg, void (*cb)(void *arg), void *arg)
+{
+	pg->connect_cb = cb;
+	pg->connect_arg = arg;
 }

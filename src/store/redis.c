@@ -25,6 +25,8 @@ struct lav_redis {
 	struct event *timer;
 	int backoff_ms;
 	bool ping_pending;
+	void (*connect_cb)(void *arg);
+	void *connect_arg;
 };
 
 static void connect_now(struct lav_redis *r);
@@ -56,6 +58,8 @@ static void on_pong(redisAsyncContext *ac, void *reply, void *arg)
 		r->state = LAV_REDIS_CONNECTED;
 		r->backoff_ms = BACKOFF_MIN_MS;
 		lav_info(r->log, "redis: connected to %s:%d/%d", r->host, r->port, r->db);
+		if (r->connect_cb)
+			r->connect_cb(r->connect_arg);
 	}
 }
 
@@ -160,4 +164,17 @@ const char *lav_redis_state_name(enum lav_redis_state s)
 	static const char *const names[] = {"disabled", "connecting", "connected",
 					    "disconnected"};
 	return names[s];
+}
+
+bool lav_redis_send(struct lav_redis *r, int argc, const char **argv, const size_t *argvlen)
+{
+	if (!r || r->state != LAV_REDIS_CONNECTED || !r->ac)
+		return false;
+	return redisAsyncCommandArgv(r->ac, NULL, NULL, argc, argv, argvlen) == REDIS_OK;
+}
+
+void lav_redis_on_connect(struct lav_redis *r, void (*cb)(void *arg), void *arg)
+{
+	r->connect_cb = cb;
+	r->connect_arg = arg;
 }
