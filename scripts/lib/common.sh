@@ -18,7 +18,7 @@ LAV_DEBIAN_PACKAGES=(
 	libhttp-parser-dev libwslay-dev libssl-dev libcurl4-openssl-dev
 	postgresql postgresql-contrib redis-server
 	python3 python3-pytest python3-requests python3-websockets python3-msgpack
-	python3-psycopg2
+	python3-psycopg2 python3-yaml
 	ca-certificates openssl procps iproute2 curl
 )
 
