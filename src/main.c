@@ -265,6 +265,8 @@ int main(int argc, char **argv)
 			rc = serve(&srv);
 		lav_store_free(srv.store);
 	}
+	lav_strmap_foreach(&srv.rate_buckets, i) free(srv.rate_buckets.slots[i].value);
+	lav_strmap_free(&srv.rate_buckets);
 	lav_tokens_free(&srv.tokens);
 	lav_liq_config_free(&srv.liq);
 	lav_catalog_free(&srv.catalog);

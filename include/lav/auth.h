@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "lav/catalog.h"
 
@@ -42,5 +43,16 @@ bool lav_bearer_token(const char *authorization, const char **tok, size_t *len);
 const char *lav_scope_name(unsigned scope);
 
 void lav_sha256(const void *data, size_t len, unsigned char out[32]);
+
+/* Per-token rate limit (FEATURE_API_RATE_LIMIT_RPM): a token bucket holding
+ * up to rpm requests, refilled at rpm per minute. Pure. */
+struct lav_rate_bucket {
+	double tokens;
+	int64_t last_us; /* 0: new, full */
+};
+
+/* Takes one request; false when none is left, with the whole seconds until
+ * one is in *retry_after_s. */
+bool lav_rate_take(struct lav_rate_bucket *b, int rpm, int64_t now_us, int *retry_after_s);
 
 #endif

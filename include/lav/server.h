@@ -13,6 +13,7 @@
 #include "lav/feeds.h"
 #include "lav/http.h"
 #include "lav/log.h"
+#include "lav/strmap.h"
 
 struct lav_pg;
 struct lav_redis;
@@ -26,6 +27,7 @@ struct lav_server {
 	struct lav_liq_config liq;
 	struct lav_tokens tokens;
 	bool auth_enabled;
+	struct lav_strmap rate_buckets; /* token name → struct lav_rate_bucket */
 
 	/* HTTP */
 	struct evconnlistener *listener;

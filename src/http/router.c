@@ -6,6 +6,7 @@
 #include "lav/auth.h"
 #include "lav/buf.h"
 #include "lav/server.h"
+#include "lav/strmap.h"
 
 static void allow_header(unsigned methods, char *out, size_t outlen)
 {
@@ -52,6 +53,21 @@ static bool authenticate(struct lav_server *srv, const struct lav_route *route,
 		return false;
 	}
 	req->token = t;
+	struct lav_rate_bucket *b = lav_strmap_get(&srv->rate_buckets, t->name);
+	if (!b) {
+		b = lav_xcalloc(1, sizeof(*b));
+		lav_strmap_put(&srv->rate_buckets, t->name, b);
+	}
+	int retry;
+	if (!lav_rate_take(b, srv->cfg.rate_limit_rpm, lav_monotonic_us(), &retry)) {
+		char hdr[40];
+		snprintf(hdr, sizeof(hdr), "Retry-After: %d\r\n", retry);
+		lav_respond_error_ex(req, 429, "rate_limited", hdr, NULL, 0,
+				     "token \"%s\" is over %d requests per minute "
+				     "(FEATURE_API_RATE_LIMIT_RPM)",
+				     t->name, srv->cfg.rate_limit_rpm);
+		return false;
+	}
 	return true;
 }
 

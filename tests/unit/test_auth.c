@@ -377,3 +377,41 @@ Test(scope, names)
 	cr_assert_str_eq(lav_scope_name(LAV_SCOPE_ADMIN), "oracle.admin");
 	cr_assert_str_eq(lav_scope_name(LAV_SCOPE_NONE), "none");
 }
+
+/* ---- rate limit ---- */
+
+Test(rate, full_bucket_then_refill)
+{
+	struct lav_rate_bucket b = {0};
+	int retry = 0;
+	int64_t t = 1000000;
+	for (int i = 0; i < 60; i++)
+		cr_assert(lav_rate_take(&b, 60, t, &retry), "request %d within the budget", i);
+	cr_assert_not(lav_rate_take(&b, 60, t, &retry));
+	cr_assert_eq(retry, 1, "60/min refills one per second, got %d", retry);
+	cr_assert_not(lav_rate_take(&b, 60, t + 999999, &retry));
+	cr_assert(lav_rate_take(&b, 60, t + 1000000, &retry));
+}
+
+Test(rate, retry_after_rounds_up)
+{
+	struct lav_rate_bucket b = {0};
+	int retry = 0;
+	cr_assert(lav_rate_take(&b, 1, 5, &retry));
+	cr_assert_not(lav_rate_take(&b, 1, 5, &retry));
+	cr_assert_eq(retry, 60);
+	cr_assert_not(lav_rate_take(&b, 1, 5 + 30000000, &retry));
+	cr_assert_eq(retry, 30);
+}
+
+Test(rate, never_exceeds_capacity)
+{
+	struct lav_rate_bucket b = {0};
+	int retry = 0;
+	cr_assert(lav_rate_take(&b, 2, 1, &retry));
+	/* an hour idle refills to 2, not 120 */
+	int64_t later = 3600LL * 1000000;
+	cr_assert(lav_rate_take(&b, 2, later, &retry));
+	cr_assert(lav_rate_take(&b, 2, later, &retry));
+	cr_assert_not(lav_rate_take(&b, 2, later, &retry));
+}
