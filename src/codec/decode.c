@@ -81,6 +81,11 @@ static json_t *from_msgpack(const msgpack_object *o, int depth, char *err, size_
 			return json_string(o->via.f64 > 0 ? "Infinity" : "-Infinity");
 		return json_real(o->via.f64);
 	case MSGPACK_OBJECT_STR: {
+		if (memchr(o->via.str.ptr, 0, o->via.str.size)) {
+			/* as in JSON bodies: a NUL would cut ids and entities short */
+			snprintf(err, errlen, "string contains a NUL byte");
+			return NULL;
+		}
 		json_t *s = json_stringn(o->via.str.ptr, o->via.str.size);
 		if (!s)
 			snprintf(err, errlen, "string is not valid UTF-8");

@@ -78,7 +78,7 @@ bool lav_point_parse(const json_t *obj, const struct lav_catalog *cat, int64_t n
 			REJECT("invalid_field", "unknown field \"%.64s\"", key);
 	}
 	json_t *fid = json_object_get(obj, "featureId");
-	if (!json_is_string(fid))
+	if (!json_is_string(fid) || json_string_length(fid) != strlen(json_string_value(fid)))
 		REJECT("invalid_field", "field \"featureId\": required string");
 	out->feature = lav_catalog_find(cat, json_string_value(fid));
 	if (!out->feature)
@@ -86,7 +86,8 @@ bool lav_point_parse(const json_t *obj, const struct lav_catalog *cat, int64_t n
 		       json_string_value(fid));
 	json_t *ent = json_object_get(obj, "entity");
 	if (ent && !json_is_null(ent)) {
-		if (!json_is_string(ent) || !entity_ok(json_string_value(ent)))
+		if (!json_is_string(ent) || !entity_ok(json_string_value(ent)) ||
+		    json_string_length(ent) != strlen(json_string_value(ent)))
 			REJECT("invalid_entity",
 			       "field \"entity\": up to %d characters of [A-Za-z0-9_.:/-]",
 			       LAV_ENTITY_MAX);
@@ -124,7 +125,8 @@ bool lav_point_parse(const json_t *obj, const struct lav_catalog *cat, int64_t n
 	if (meta && !json_is_null(meta)) {
 		if (!json_is_object(meta))
 			REJECT("invalid_field", "field \"meta\": must be an object");
-		p->meta = json_deep_copy(meta);
+		if (json_object_size(meta)) /* {} and no meta are the same point */
+			p->meta = json_deep_copy(meta);
 	}
 	json_t *ev = json_object_get(obj, "evidence");
 	if (ev && !json_is_null(ev)) {
@@ -140,7 +142,8 @@ bool lav_point_parse(const json_t *obj, const struct lav_catalog *cat, int64_t n
 				       "sha256?}",
 				       i);
 		}
-		p->evidence = json_deep_copy(ev);
+		if (json_array_size(ev))
+			p->evidence = json_deep_copy(ev);
 	}
 	json_t *stale = json_object_get(obj, "stale");
 	if (stale && !json_is_boolean(stale) && !json_is_null(stale))

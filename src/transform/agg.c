@@ -33,29 +33,71 @@ static int64_t align(int64_t t, int64_t size)
 	return floor_div(t - anchor, size) * size + anchor;
 }
 
+static int32_t off_at(const struct lav_tz *tz, int64_t us)
+{
+	return lav_tz_offset(tz, floor_div(us, LAV_US_PER_S));
+}
+
+/* First whole second in (lo, hi] whose offset differs from lo's (given that
+ * hi's does), in µs. Offsets change at whole seconds. */
+static int64_t first_change(const struct lav_tz *tz, int64_t lo_us, int64_t hi_us)
+{
+	int64_t lo = floor_div(lo_us, LAV_US_PER_S), hi = floor_div(hi_us, LAV_US_PER_S);
+	int32_t before = lav_tz_offset(tz, lo);
+	while (hi - lo > 1) {
+		int64_t mid = lo + (hi - lo) / 2;
+		if (lav_tz_offset(tz, mid) == before)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return hi * LAV_US_PER_S;
+}
+
+/* Local label of an instant: its local time aligned down to the bucket size. */
+static int64_t label(const struct lav_tz *tz, int64_t us, int64_t size)
+{
+	return align(us + (int64_t)off_at(tz, us) * LAV_US_PER_S, size);
+}
+
+/* A bucket is a maximal run of consecutive instants with the same local
+ * label. So a local day stays one bucket when its midnight repeats or is
+ * skipped (23- and 25-hour days), while when the clock goes back the
+ * repeated quarter hours form buckets of their own, each 15 real minutes. */
 int64_t lav_bucket_start(int64_t ts, int64_t size, const struct lav_tz *tz)
 {
 	if (!tz)
 		return align(ts, size);
-	int64_t s = floor_div(ts, LAV_US_PER_S);
-	int64_t local = ts + (int64_t)lav_tz_offset(tz, s) * LAV_US_PER_S;
-	int64_t b_local = align(local, size);
-	int64_t b = lav_tz_local_to_utc(tz, floor_div(b_local, LAV_US_PER_S)) * LAV_US_PER_S;
-	if (b > ts) /* ts sits before a boundary shifted by a DST change */
-		b = lav_tz_local_to_utc(tz, floor_div(b_local - size, LAV_US_PER_S)) * LAV_US_PER_S;
-	return b;
+	int64_t want = label(tz, ts, size);
+	for (int guard = 0; guard < 8; guard++) {
+		int32_t off = off_at(tz, ts);
+		int64_t b = want - (int64_t)off * LAV_US_PER_S;
+		if (off_at(tz, b) != off)
+			b = first_change(tz, b, ts); /* where ts's offset period begins */
+		if (b <= floor_div(INT64_MIN, 2) || label(tz, b - 1, size) != want)
+			return b;
+		ts = b - 1; /* the run goes on before an offset change */
+	}
+	return ts;
 }
 
 int64_t lav_bucket_next(int64_t start, int64_t size, const struct lav_tz *tz)
 {
 	if (!tz)
 		return start + size;
-	/* the next local boundary: step past this bucket in local time */
-	int64_t s = floor_div(start, LAV_US_PER_S);
-	int64_t local = start + (int64_t)lav_tz_offset(tz, s) * LAV_US_PER_S;
-	int64_t next_local = align(local, size) + size;
-	int64_t next = lav_tz_local_to_utc(tz, floor_div(next_local, LAV_US_PER_S)) * LAV_US_PER_S;
-	return next > start ? next : start + size;
+	int64_t want = label(tz, start, size);
+	int64_t t = start;
+	for (int guard = 0; guard < 8; guard++) {
+		int32_t off = off_at(tz, t);
+		int64_t cand = want + size - (int64_t)off * LAV_US_PER_S;
+		if (off_at(tz, cand) == off)
+			return cand > start ? cand : start + size;
+		int64_t change = first_change(tz, t, cand);
+		if (label(tz, change, size) != want)
+			return change;
+		t = change; /* same label after the change: the run continues */
+	}
+	return start + size;
 }
 
 size_t lav_aggregate(const int64_t *ts, const double *v, size_t n, enum lav_agg agg,
@@ -69,7 +111,9 @@ size_t lav_aggregate(const int64_t *ts, const double *v, size_t n, enum lav_agg 
 		int64_t end = lav_bucket_next(b, size, tz);
 		double acc = v[i], sum = 0, comp = 0;
 		uint32_t cnt = 0;
-		for (; i < n && ts[i] < end; i++) {
+		/* every bucket takes at least its first point, so the loop always ends
+		 * and never writes more than n buckets */
+		for (size_t first = i; i < n && (ts[i] < end || i == first); i++) {
 			double x = v[i];
 			/* Neumaier summation: a sum does not depend on how the
 			 * values happen to be split between requests */

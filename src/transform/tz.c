@@ -275,6 +275,16 @@ int64_t lav_tz_local_to_utc(const struct lav_tz *tz, int64_t local)
 		return a;
 	if (b_ok)
 		return b;
-	/* a gap (spring forward): the instant the clock jumps */
-	return a > b ? b : a;
+	/* a gap (spring forward): the wall time never happened; answer the instant
+	 * the clock jumped, the first one whose offset is the new one */
+	int64_t lo = a < b ? a : b, hi = a > b ? a : b;
+	int32_t after = lav_tz_offset(tz, hi);
+	while (hi - lo > 1) {
+		int64_t mid = lo + (hi - lo) / 2;
+		if (lav_tz_offset(tz, mid) == after)
+			hi = mid;
+		else
+			lo = mid;
+	}
+	return hi;
 }
