@@ -160,6 +160,9 @@ static void finish_query(struct lav_pg *pg)
 	q->cb(res, err, q->arg);
 	PQclear(res);
 	query_free(q);
+	/* the callback may have sent the next query (or lost the connection) */
+	if (pg->state != PG_IDLE)
+		return;
 	watch(pg, EV_READ | EV_PERSIST); /* notice a server-side close while idle */
 	send_next(pg);
 }

@@ -35,7 +35,8 @@ static const char FLUSH_SQL[] =
 	"SELECT s.idx FROM lav_stage s JOIN features_values v ON v.feature_id = s.feature_id"
 	" AND v.entity = s.entity AND v.ts = s.ts AND v.available_at = s.available_at"
 	" WHERE v.value IS DISTINCT FROM s.value OR v.confidence IS DISTINCT FROM s.confidence"
-	" OR v.meta IS DISTINCT FROM s.meta OR v.evidence IS DISTINCT FROM s.evidence"
+	" OR coalesce(v.meta, '{}') - 'dq' IS DISTINCT FROM coalesce(s.meta, '{}') - 'dq'"
+	" OR v.evidence IS DISTINCT FROM s.evidence"
 	" ORDER BY s.idx";
 
 /* Newest points of series, µs integers so nothing is parsed twice. */
@@ -105,10 +106,15 @@ static void record(struct lav_store *st, bool ok)
 		b->err++;
 }
 
-static void breaker_reset(void *arg)
+static void flush_pending(struct lav_store *st);
+
+/* A pool connection is (re)connected and set up: a fresh start for the
+ * breaker, and a batch may have been waiting for an idle connection. */
+static void on_pool_connect(void *arg)
 {
 	struct lav_store *st = arg;
 	memset(st->buckets, 0, sizeof(st->buckets));
+	flush_pending(st);
 }
 
 static bool pool_up(const struct lav_store *st)
@@ -284,7 +290,6 @@ static void publish_points(struct lav_store *st, struct pub_req *reqs, int64_t n
 
 /* ---- the write batcher ---- */
 
-static void flush_pending(struct lav_store *st);
 
 static void finish_flush(struct flush *fl, const char *err, const PGresult *res)
 {
@@ -482,9 +487,11 @@ struct query_ctx {
 static void on_query(const PGresult *res, const char *err, void *arg)
 {
 	struct query_ctx *q = arg;
-	record(q->st, err == NULL);
+	struct lav_store *st = q->st;
+	record(st, err == NULL);
 	q->cb(res, err, q->arg);
 	free(q);
+	flush_pending(st); /* a connection may just have become idle */
 }
 
 bool lav_store_query(struct lav_store *st, const char *sql, int nparams,
@@ -624,7 +631,7 @@ void lav_store_start(struct lav_store *st)
 	for (int i = 0; i < st->npool; i++) {
 		st->pool[i] = lav_pg_new(srv->base, srv->cfg.pg_dsn, st->app_name,
 					 (int)srv->cfg.pg_statement_timeout_ms, STAGE_SQL, &srv->log);
-		lav_pg_on_connect(st->pool[i], breaker_reset, st);
+		lav_pg_on_connect(st->pool[i], on_pool_connect, st);
 	}
 	st->listener = lav_pg_new(srv->base, srv->cfg.pg_dsn, st->app_name,
 				  (int)srv->cfg.pg_statement_timeout_ms, "LISTEN lav_points",

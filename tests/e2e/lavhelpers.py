@@ -625,3 +625,278 @@ def poll(fn, timeout=15.0, interval=0.2):
         if v or time.monotonic() >= deadline:
             return v
         time.sleep(interval)
+
+
+# ---------------------------------------------------------------------------------------
+# Feature store helpers (times as integer microseconds since the Unix epoch, UTC)
+
+US = 1_000_000
+US_MIN = 60 * US
+US_HOUR = 3600 * US
+US_DAY = 86400 * US
+
+
+def now_us():
+    return time.time_ns() // 1000
+
+
+def fmt_ts(us):
+    """RFC 3339 UTC as lav writes it: milliseconds, or microseconds when needed."""
+    import datetime as _dt
+
+    secs, sub = divmod(int(us), US)
+    t = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc) + _dt.timedelta(seconds=secs)
+    frac = "%03d" % (sub // 1000) if sub % 1000 == 0 else "%06d" % sub
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + frac + "Z"
+
+
+def parse_ts(s):
+    """RFC 3339 string (any offset) -> microseconds."""
+    import datetime as _dt
+
+    t = _dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
+    if t.tzinfo is None:
+        raise ValueError("timestamp without offset: %r" % s)
+    delta = t - _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+    return (delta.days * 86400 + delta.seconds) * US + delta.microseconds
+
+
+def unique_entity(prefix):
+    """An entity name no other test uses ([A-Za-z0-9_.:/-])."""
+    return "%s-%s" % (prefix, secrets.token_hex(4))
+
+
+def publish(d, points, role="publisher", fmt="json", wrap=False, headers=None, timeout=HTTP_TIMEOUT):
+    """POST /api/features/v1/publish; returns (response, decoded body or None)."""
+    body = {"points": points} if wrap else points
+    h = {"Content-Type": "application/json" if fmt == "json" else "application/msgpack"}
+    if fmt != "json":
+        h["Accept"] = "application/msgpack"
+    h.update(headers or {})
+    data = json.dumps(body).encode() if fmt == "json" else msgpack.packb(body, use_bin_type=True, datetime=False)
+    r = d.post("/api/features/v1/publish", role=role, data=data, headers=h, timeout=timeout)
+    try:
+        doc = decode_body(r)
+    except Exception:
+        doc = None
+    return r, doc
+
+
+def publish_ok(d, points, **kw):
+    """Publish points that must all be accepted."""
+    r, doc = publish(d, points, **kw)
+    assert r.status_code == 200, "publish answered %d: %r" % (r.status_code, r.content[:1000])
+    assert doc["rejected"] == 0 and doc["accepted"] == len(points), "publish reply %r" % (doc,)
+    return doc
+
+
+def query(d, body, role="reader", accept=None, timeout=HTTP_TIMEOUT):
+    """POST /api/features/v1/query; returns (response, decoded body or None)."""
+    h = {"Content-Type": "application/json"}
+    if accept:
+        h["Accept"] = accept
+    r = d.post("/api/features/v1/query", role=role, data=json.dumps(body).encode(), headers=h, timeout=timeout)
+    try:
+        doc = decode_body(r)
+    except Exception:
+        doc = None
+    return r, doc
+
+
+def query_ok(d, body, **kw):
+    r, doc = query(d, body, **kw)
+    assert r.status_code == 200, "query %r answered %d: %r" % (body, r.status_code, r.content[:1000])
+    return doc
+
+
+def latest(d, feature_ids, entity=None, role="reader", timeout=HTTP_TIMEOUT):
+    """GET /api/features/v1/latest; returns the requests.Response."""
+    ids = [feature_ids] if isinstance(feature_ids, str) else list(feature_ids)
+    params = [("featureId", f) for f in ids]
+    if entity is not None:
+        params.append(("entity", entity))
+    return d.get("/api/features/v1/latest?" + urllib.parse.urlencode(params), role=role, timeout=timeout)
+
+
+def series_rows(dsn, feature_id, entity):
+    """Every stored row of a series: [(ts_us, available_at_us, value, confidence, meta, evidence)]."""
+    rows = pg_query(
+        dsn,
+        "SELECT (extract(epoch FROM ts) * 1000000)::int8, (extract(epoch FROM available_at) * 1000000)::int8,"
+        " value, confidence, meta, evidence FROM features_values WHERE feature_id = %s AND entity = %s"
+        " ORDER BY ts, available_at",
+        (feature_id, entity),
+    )
+    return [tuple(r) for r in rows]
+
+
+# ---------------------------------------------------------------------------------------
+# Private Redis and PostgreSQL servers for tests that stop and start them
+
+
+def resp_command(port, *args, host="127.0.0.1", timeout=5.0):
+    """Send one Redis command (RESP) and return the decoded reply (bytes for bulk strings)."""
+    s = socket.create_connection((host, port), timeout=timeout)
+    try:
+        s.sendall(_resp_encode(args))
+        return _resp_read(SockReader(s))
+    finally:
+        s.close()
+
+
+def _resp_encode(args):
+    out = b"*%d\r\n" % len(args)
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out += b"$%d\r\n%s\r\n" % (len(a), a)
+    return out
+
+
+def _resp_read(rd):
+    line = rd.read_until(b"\r\n")[:-2]
+    kind, rest = line[:1], line[1:]
+    if kind == b"+":
+        return rest.decode()
+    if kind == b"-":
+        raise RuntimeError("redis error: %s" % rest.decode())
+    if kind == b":":
+        return int(rest)
+    if kind == b"$":
+        n = int(rest)
+        if n < 0:
+            return None
+        data = rd.read_exact(n + 2)
+        return data[:-2]
+    if kind == b"*":
+        n = int(rest)
+        if n < 0:
+            return None
+        return [_resp_read(rd) for _ in range(n)]
+    raise AssertionError("bad RESP line %r" % line)
+
+
+class RedisSubscriber:
+    """SUBSCRIBE to channels on a raw socket; messages() drains what has arrived."""
+
+    def __init__(self, port, *channels, host="127.0.0.1"):
+        self.sock = socket.create_connection((host, port), timeout=5.0)
+        self.reader = SockReader(self.sock)
+        self.sock.sendall(_resp_encode(("SUBSCRIBE",) + channels))
+        for _ in channels:
+            reply = _resp_read(self.reader)
+            assert reply[0] == b"subscribe", reply
+
+    def next_message(self, timeout):
+        """(channel, payload bytes) of the next message, or None after timeout seconds."""
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                reply = _resp_read(self.reader)
+                if reply and reply[0] == b"message":
+                    return reply[1].decode(), reply[2]
+        except (socket.timeout, TimeoutError):
+            return None
+
+    def close(self):
+        self.sock.close()
+
+
+class PrivateRedis:
+    """A redis-server started by a test on its own port (stopped by its pid)."""
+
+    def __init__(self, workdir, port=None):
+        self.bin = shutil.which("redis-server")
+        self.port = port or free_port()
+        self.workdir = str(workdir)
+        self.proc = None
+
+    def start(self):
+        log = open(os.path.join(self.workdir, "redis-%d.log" % self.port), "ab")
+        self.proc = subprocess.Popen(
+            [self.bin, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", self.workdir],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )
+        log.close()
+
+        def up():
+            try:
+                return resp_command(self.port, "PING", timeout=1) == "PONG"
+            except OSError:
+                return False
+
+        assert poll(up, timeout=10, interval=0.1), "private redis-server on port %d did not start" % self.port
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    @property
+    def url(self):
+        return "redis://127.0.0.1:%d/0" % self.port
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of its own (scripts/lib/common.sh lav_pg_start/lav_pg_stop), for
+    tests that stop and restart PostgreSQL. The directory is made under /tmp so that the
+    PostgreSQL OS user can reach it when the suite runs as root."""
+
+    def __init__(self, port=None):
+        import tempfile
+
+        self.port = port or free_port()
+        self.base = tempfile.mkdtemp(prefix="lav-e2e-pg-", dir="/tmp")
+        os.chmod(self.base, 0o755)
+        self.datadir = os.path.join(self.base, "pg")
+        self.dsn = None
+
+    def _sh(self, script, timeout=90):
+        common = os.path.join(REPO, "scripts", "lib", "common.sh")
+        env = base_process_env()
+        env["LAV_PG_FAST"] = "1"
+        proc = subprocess.run(
+            ["bash", "-c", 'source "$1"; ' + script, "lav-e2e", common, self.datadir, str(self.port)],
+            env=env, capture_output=True, timeout=timeout,
+        )
+        return proc.returncode, proc.stdout.decode(errors="replace").strip(), proc.stderr.decode(errors="replace")
+
+    def start(self):
+        rc, out, err = self._sh('lav_pg_start "$2" "$3"')
+        assert rc == 0 and out.startswith("postgresql://"), "lav_pg_start failed (%d): %s" % (rc, _tail(err, 30))
+        self.dsn = out.splitlines()[-1]
+        return self.dsn
+
+    def stop(self):
+        rc, out, err = self._sh('lav_pg_stop "$2"')
+        assert rc == 0, "lav_pg_stop failed: %s" % _tail(err, 30)
+
+    def destroy(self):
+        try:
+            self.stop()
+        finally:
+            shutil.rmtree(self.base, ignore_errors=True)
+
+
+def wait_store_settled(d, timeout=15.0):
+    """Wait until /readyz says ready, then a little longer so that every PostgreSQL pool
+    connection has finished its connect-time setup. (A publish arriving while no pool
+    connection is idle can stay pending until the next publish: see test_store_publish's
+    test_publish_while_pool_busy_completes; this keeps the other tests deterministic.)"""
+    ok = poll(lambda: requests.get(d.url("/readyz"), timeout=HTTP_TIMEOUT).status_code == 200, timeout=timeout, interval=0.05)
+    assert ok, "%s never became ready: %s" % (d.name, requests.get(d.url("/readyz"), timeout=HTTP_TIMEOUT).text)
+    time.sleep(0.3)
+
+
+def ensure_running(d):
+    """For module-scoped fixtures using the shared lavd: restart it if a previous test killed
+    it (as the `lavd` fixture does), and return it."""
+    if not d.is_alive():
+        d.kill()
+        d.start()
+        wait_store_settled(d)
+    return d
