@@ -142,7 +142,8 @@ static int cmp_error(const void *a, const void *b)
 
 static void reply_publish(struct publish_ctx *c)
 {
-	qsort(c->errors, c->nerrors, sizeof(*c->errors), cmp_error);
+	if (c->nerrors > 1)
+		qsort(c->errors, c->nerrors, sizeof(*c->errors), cmp_error);
 	struct lav_buf b = LAV_BUF_INIT;
 	struct lav_writer w;
 	lav_w_init(&w, c->req->out_fmt, &b);

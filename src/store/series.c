@@ -43,6 +43,27 @@ static size_t lower_bound(const struct lav_series *s, const struct lav_point *p)
 	return lo;
 }
 
+/* Room for one more point after the window, compacting or growing buf. */
+static void make_room(struct lav_series *s)
+{
+	if (s->head + s->n < s->bufcap)
+		return;
+	if (s->head > 0) {
+		memmove(s->buf, s->pts, s->n * sizeof(*s->buf));
+		s->head = 0;
+	} else {
+		size_t cap = s->bufcap ? s->bufcap * 2 : 16;
+		/* twice the window: compaction then happens once per max_points drops */
+		if (s->max_points && cap > 2 * s->max_points)
+			cap = 2 * s->max_points;
+		if (cap <= s->n)
+			cap = s->n + 1;
+		s->buf = lav_xrealloc(s->buf, cap * sizeof(*s->buf));
+		s->bufcap = cap;
+	}
+	s->pts = s->buf + s->head;
+}
+
 enum lav_insert_result lav_series_insert(struct lav_series *s, const struct lav_point *p)
 {
 	size_t i = lower_bound(s, p);
@@ -58,18 +79,14 @@ enum lav_insert_result lav_series_insert(struct lav_series *s, const struct lav_
 		if (i == 0)
 			return LAV_INSERT_NEW; /* older than the whole window: PostgreSQL has it */
 		lav_point_clear(&s->pts[0]);
-		memmove(&s->pts[0], &s->pts[1], (i - 1) * sizeof(*s->pts));
+		s->head++;
+		s->pts++;
+		s->n--;
 		i--;
-	} else {
-		if (s->n == s->cap) {
-			s->cap = s->cap ? s->cap * 2 : 16;
-			if (s->max_points && s->cap > s->max_points)
-				s->cap = s->max_points;
-			s->pts = lav_xrealloc(s->pts, s->cap * sizeof(*s->pts));
-		}
-		memmove(&s->pts[i + 1], &s->pts[i], (s->n - i) * sizeof(*s->pts));
-		s->n++;
 	}
+	make_room(s);
+	memmove(&s->pts[i + 1], &s->pts[i], (s->n - i) * sizeof(*s->pts));
+	s->n++;
 	s->pts[i] = *p;
 	if (p->meta)
 		json_incref(p->meta);
@@ -117,7 +134,7 @@ void lav_series_index_free(struct lav_series_index *ix)
 		struct lav_series *s = ix->map.slots[i].value;
 		for (size_t k = 0; k < s->n; k++)
 			lav_point_clear(&s->pts[k]);
-		free(s->pts);
+		free(s->buf);
 		free(s->feature_id);
 		free(s->entity);
 		free(s);

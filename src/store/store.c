@@ -4,6 +4,7 @@
  * round trip and one commit. */
 #include "lav/store.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,31 +29,23 @@ static const char STAGE_SQL[] =
 
 static const char FLUSH_SQL[] =
 	"COPY lav_stage (idx, feature_id, entity, ts, available_at, value, confidence, meta,"
-	" evidence) FROM STDIN; "
-	"INSERT INTO features_values (feature_id, entity, ts, available_at, value, confidence,"
-	" meta, evidence) SELECT feature_id, entity, ts, available_at, value, confidence, meta,"
-	" evidence FROM lav_stage ORDER BY idx ON CONFLICT DO NOTHING; "
-	"SELECT s.idx FROM lav_stage s JOIN features_values v ON v.feature_id = s.feature_id"
-	" AND v.entity = s.entity AND v.ts = s.ts AND v.available_at = s.available_at"
-	" WHERE v.value IS DISTINCT FROM s.value OR v.confidence IS DISTINCT FROM s.confidence"
-	" OR coalesce(v.meta, '{}') - 'dq' IS DISTINCT FROM coalesce(s.meta, '{}') - 'dq'"
-	" OR v.evidence IS DISTINCT FROM s.evidence"
-	" ORDER BY s.idx";
+	" evidence) FROM STDIN; SELECT lav_flush_stage()";
 
 /* Newest points of series, µs integers so nothing is parsed twice. */
 #define POINT_COLUMNS                                                                              \
 	"(extract(epoch FROM v.ts) * 1000000)::int8, (extract(epoch FROM v.available_at) * "      \
 	"1000000)::int8, v.value, v.confidence, v.meta::text, v.evidence::text"
 
+/* Oldest first, so each point is appended to its window rather than shifted in. */
 static const char LOAD_ALL_SQL[] =
 	"SELECT s.feature_id, s.entity, x.* FROM series s CROSS JOIN LATERAL (SELECT " POINT_COLUMNS
 	" FROM features_values v WHERE v.feature_id = s.feature_id AND v.entity = s.entity"
-	" ORDER BY v.ts DESC, v.available_at DESC LIMIT $1) x";
+	" ORDER BY v.ts DESC, v.available_at DESC LIMIT $1) x ORDER BY 1, 2, 3, 4";
 
 static const char LOAD_ONE_SQL[] =
-	"SELECT $1::text, $2::text, " POINT_COLUMNS " FROM features_values v"
+	"SELECT * FROM (SELECT $1::text, $2::text, " POINT_COLUMNS " FROM features_values v"
 	" WHERE v.feature_id = $1 AND v.entity = $2 ORDER BY v.ts DESC, v.available_at DESC"
-	" LIMIT $3";
+	" LIMIT $3) x ORDER BY 3, 4";
 
 struct pub_req {
 	struct lav_point_in *pts;
@@ -67,6 +60,10 @@ struct flush {
 	struct lav_store *st;
 	struct pub_req *reqs;
 	size_t npoints;
+	/* repeats of a key within this flush, found before staging: other
+	 * values are conflicts, identical ones are simply not staged twice */
+	size_t *local_conflicts;
+	size_t nlocal;
 };
 
 struct lav_store {
@@ -87,6 +84,7 @@ struct lav_store {
 		uint32_t ok, err;
 	} buckets[BREAKER_BUCKETS];
 	int64_t last_probe_us;
+	uint64_t flush_gen; /* marks the series a flush touched */
 	struct event *maintenance;
 };
 
@@ -295,10 +293,23 @@ static void finish_flush(struct flush *fl, const char *err, const PGresult *res)
 {
 	struct lav_store *st = fl->st;
 	int64_t now = lav_now_us();
-	size_t nconf = res && !err ? (size_t)PQntuples(res) : 0;
-	size_t *conf = lav_xcalloc(nconf ? nconf : 1, sizeof(size_t));
-	for (size_t i = 0; i < nconf; i++)
-		conf[i] = (size_t)atoll(PQgetvalue(res, (int)i, 0));
+	size_t nsql = res && !err ? (size_t)PQntuples(res) : 0;
+	size_t nlocal = err ? 0 : fl->nlocal;
+	size_t nconf = 0;
+	size_t *conf = lav_xcalloc(nsql + nlocal + 1, sizeof(size_t));
+	/* both lists ascend: merge them */
+	for (size_t a = 0, b = 0; a < nsql || b < nlocal;) {
+		size_t x = a < nsql ? (size_t)atoll(PQgetvalue(res, (int)a, 0)) : SIZE_MAX;
+		size_t y = b < nlocal ? fl->local_conflicts[b] : SIZE_MAX;
+		conf[nconf++] = x < y ? x : y;
+		if (x <= y)
+			a++;
+		if (y <= x)
+			b++;
+	}
+	uint64_t gen = ++st->flush_gen;
+	struct lav_series **touched = NULL;
+	size_t ntouched = 0;
 	size_t ci = 0;
 	for (struct pub_req *q = fl->reqs; q; q = q->next) {
 		size_t first = ci;
@@ -320,17 +331,27 @@ static void finish_flush(struct flush *fl, const char *err, const PGresult *res)
 				}
 				struct lav_series *s =
 					lav_series_get_or_add(&st->series, in->feature, in->entity);
-				if (s && lav_series_insert(s, &in->point) == LAV_INSERT_NEW)
-					cache_latest(st, s, now);
+				if (s && lav_series_insert(s, &in->point) == LAV_INSERT_NEW &&
+				    s->touched != gen) {
+					s->touched = gen;
+					touched = lav_xrealloc(touched, (ntouched + 1) *
+									sizeof(*touched));
+					touched[ntouched++] = s;
+				}
 			}
 		}
 		(void)first;
 		q->cb(q->arg, err, mine, nmine);
 		free(mine);
 	}
+	/* the cache wants each series' newest point once per flush */
+	for (size_t i = 0; i < ntouched; i++)
+		cache_latest(st, touched[i], now);
+	free(touched);
 	if (!err)
 		publish_points(st, fl->reqs, now);
 	free(conf);
+	free(fl->local_conflicts);
 	struct pub_req *q = fl->reqs;
 	while (q) {
 		struct pub_req *next = q->next;
@@ -369,6 +390,28 @@ static void on_partitions(const PGresult *res, const char *err, void *arg)
 		free(d->days[i]);
 	free(d->days);
 	free(d);
+}
+
+/* Equal as PostgreSQL's conflict check sees it: lav's meta.dq flags aside. */
+static json_t *meta_without_dq(const json_t *m)
+{
+	json_t *c = m ? json_copy((json_t *)m) : json_object();
+	json_object_del(c, "dq");
+	return c;
+}
+
+static bool same_point(const struct lav_point *a, const struct lav_point *b)
+{
+	if (a->value != b->value || a->confidence != b->confidence)
+		return false;
+	if ((a->evidence == NULL) != (b->evidence == NULL) ||
+	    (a->evidence && !json_equal(a->evidence, b->evidence)))
+		return false;
+	json_t *x = meta_without_dq(a->meta), *y = meta_without_dq(b->meta);
+	bool same = json_equal(x, y);
+	json_decref(x);
+	json_decref(y);
+	return same;
 }
 
 static struct lav_pg *idle_connection(struct lav_store *st)
@@ -418,25 +461,43 @@ static void flush_pending(struct lav_store *st)
 	struct lav_buf data = LAV_BUF_INIT;
 	struct days_ctx *dc = lav_xcalloc(1, sizeof(*dc));
 	dc->st = st;
+	struct lav_strmap keys;
+	lav_strmap_init(&keys);
 	for (struct pub_req *q = fl->reqs; q; q = q->next) {
 		for (size_t i = 0; i < q->n; i++) {
 			const struct lav_point_in *in = &q->pts[i];
+			char key[256];
+			snprintf(key, sizeof(key), "%s\x1f%s\x1f%lld\x1f%lld", in->feature->id,
+				 in->entity, (long long)in->point.ts,
+				 (long long)in->point.available_at);
+			const struct lav_point_in *first = lav_strmap_get(&keys, key);
+			if (first) {
+				if (!same_point(&first->point, &in->point)) {
+					fl->local_conflicts =
+						lav_xrealloc(fl->local_conflicts,
+							     (fl->nlocal + 1) * sizeof(size_t));
+					fl->local_conflicts[fl->nlocal++] = q->base + i;
+				}
+				continue;
+			}
+			lav_strmap_put(&keys, key, (void *)in);
 			lav_copy_row(&data, q->base + i, in->feature->id, in->entity, &in->point);
 			int64_t day = in->point.ts / LAV_US_PER_DAY -
 				      (in->point.ts % LAV_US_PER_DAY < 0);
-			char key[24];
-			snprintf(key, sizeof(key), "%lld", (long long)day);
-			if (lav_strmap_get(&st->days, key))
+			char dkey[24];
+			snprintf(dkey, sizeof(dkey), "%lld", (long long)day);
+			if (lav_strmap_get(&st->days, dkey))
 				continue;
 			bool listed = false;
 			for (size_t k = 0; k < dc->n && !listed; k++)
-				listed = strcmp(dc->days[k], key) == 0;
+				listed = strcmp(dc->days[k], dkey) == 0;
 			if (!listed) {
 				dc->days = lav_xrealloc(dc->days, (dc->n + 1) * sizeof(char *));
-				dc->days[dc->n++] = lav_xstrdup(key);
+				dc->days[dc->n++] = lav_xstrdup(dkey);
 			}
 		}
 	}
+	lav_strmap_free(&keys);
 	if (dc->n) {
 		/* partitions for new days first, in their own transaction on the same
 		 * connection, so the flush never holds the DDL lock */

@@ -41,7 +41,7 @@ static void series_free(struct lav_series *s)
 {
 	for (size_t i = 0; i < s->n; i++)
 		lav_point_clear(&s->pts[i]);
-	free(s->pts);
+	free(s->buf);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -267,7 +267,7 @@ Test(series_trim, oldest_dropped_at_max_points)
 	for (int i = 0; i < 5; i++)
 		cr_assert_eq(s.pts[i].ts, want[i], "pts[%d].ts = %lld", i, (long long)s.pts[i].ts);
 	expect_sorted_unique(&s);
-	cr_assert_leq(s.cap, 5, "capacity %zu beyond max_points", s.cap);
+	cr_assert_leq(s.bufcap, 10, "storage %zu beyond twice max_points", s.bufcap);
 	series_free(&s);
 }
 
