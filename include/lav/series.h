@@ -33,9 +33,14 @@ struct lav_series {
 	char *feature_id;
 	char *entity;
 	const struct lav_feature *feature;
-	struct lav_point *pts; /* sorted by (ts, available_at), unique */
-	size_t n, cap;
+	struct lav_point *pts; /* sorted by (ts, available_at), unique; = buf + head */
+	size_t n;
 	size_t max_points;
+	/* storage: dropping the oldest point moves head, and the window is
+	 * compacted to the front only when it reaches the end of buf */
+	struct lav_point *buf;
+	size_t head, bufcap;
+	uint64_t touched; /* flush generation that last changed it (store.c) */
 };
 
 enum lav_insert_result { LAV_INSERT_NEW, LAV_INSERT_SAME, LAV_INSERT_CONFLICT };
