@@ -415,19 +415,18 @@ const char *lav_pg_last_error(const struct lav_pg *pg)
 	return pg->last_error;
 }
 
-bool lav_pg_query(struct lav_pg *pg, const char *sql, int nparams, const char *const *params,
-		  lav_pg_cb cb, void *arg)
+static struct pg_query *new_query(const char *sql, lav_pg_cb cb, void *arg)
 {
-	if (pg->nqueued >= MAX_QUEUE)
-		return false;
 	struct pg_query *q = lav_xcalloc(1, sizeof(*q));
 	q->sql = lav_xstrdup(sql);
-	q->nparams = nparams;
-	q->params = lav_xcalloc((size_t)(nparams ? nparams : 1), sizeof(char *));
-	for (int i = 0; i < nparams; i++)
-		q->params[i] = params[i] ? lav_xstrdup(params[i]) : NULL;
+	q->params = lav_xcalloc(1, sizeof(char *));
 	q->cb = cb;
 	q->arg = arg;
+	return q;
+}
+
+static void enqueue(struct lav_pg *pg, struct pg_query *q)
+{
 	if (pg->tail)
 		pg->tail->next = q;
 	else
@@ -435,6 +434,19 @@ bool lav_pg_query(struct lav_pg *pg, const char *sql, int nparams, const char *c
 	pg->tail = q;
 	pg->nqueued++;
 	send_next(pg);
+}
+
+bool lav_pg_query(struct lav_pg *pg, const char *sql, int nparams, const char *const *params,
+		  lav_pg_cb cb, void *arg)
+{
+	if (pg->nqueued >= MAX_QUEUE)
+		return false;
+	struct pg_query *q = new_query(sql, cb, arg);
+	q->nparams = nparams;
+	q->params = lav_xrealloc(q->params, (size_t)(nparams ? nparams : 1) * sizeof(char *));
+	for (int i = 0; i < nparams; i++)
+		q->params[i] = params[i] ? lav_xstrdup(params[i]) : NULL;
+	enqueue(pg, q);
 	return true;
 }
 
@@ -467,21 +479,11 @@ bool lav_pg_copy(struct lav_pg *pg, const char *sql, struct lav_buf *data, lav_p
 		lav_buf_free(data);
 		return false;
 	}
-	struct pg_query *q = lav_xcalloc(1, sizeof(*q));
-	q->sql = lav_xstrdup(sql);
+	struct pg_query *q = new_query(sql, cb, arg);
 	q->simple = true;
 	q->copy = *data;
 	*data = (struct lav_buf)LAV_BUF_INIT;
-	q->params = lav_xcalloc(1, sizeof(char *));
-	q->cb = cb;
-	q->arg = arg;
-	if (pg->tail)
-		pg->tail->next = q;
-	else
-		pg->head = q;
-	pg->tail = q;
-	pg->nqueued++;
-	send_next(pg);
+	enqueue(pg, q);
 	return true;
 }
 
