@@ -22,6 +22,7 @@
 #include "lav/server.h"
 #include "lav/store.h"
 #include "lav/timefmt.h"
+#include "lav/tz.h"
 
 #define LAV_VERSION "0.1.0"
 #define PG_START_WAIT_US (30 * LAV_US_PER_S)
@@ -267,6 +268,12 @@ int main(int argc, char **argv)
 	}
 	lav_strmap_foreach(&srv.rate_buckets, i) free(srv.rate_buckets.slots[i].value);
 	lav_strmap_free(&srv.rate_buckets);
+	lav_strmap_foreach(&srv.zones, i)
+	{
+		lav_tz_free(srv.zones.slots[i].value);
+		free(srv.zones.slots[i].value);
+	}
+	lav_strmap_free(&srv.zones);
 	lav_tokens_free(&srv.tokens);
 	lav_liq_config_free(&srv.liq);
 	lav_catalog_free(&srv.catalog);

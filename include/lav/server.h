@@ -28,6 +28,7 @@ struct lav_server {
 	struct lav_tokens tokens;
 	bool auth_enabled;
 	struct lav_strmap rate_buckets; /* token name → struct lav_rate_bucket */
+	struct lav_strmap zones;	/* IANA name → struct lav_tz, loaded once */
 
 	/* HTTP */
 	struct evconnlistener *listener;

@@ -8,6 +8,7 @@
 #include "lav/api.h"
 #include "lav/server.h"
 #include "lav/store.h"
+#include "lav/strmap.h"
 #include "lav/timefmt.h"
 #include "lav/tz.h"
 
@@ -40,8 +41,7 @@ struct query_ctx {
 	int64_t since, until, as_of;
 	enum lav_agg agg;
 	int64_t bucket_us;
-	struct lav_tz tz;
-	bool has_tz;
+	const struct lav_tz *tz; /* owned by srv->zones; NULL = UTC */
 	bool ffill;
 	int64_t fill_max_age_us; /* 0: the feature's ttl */
 	size_t limit;
@@ -56,8 +56,6 @@ static void ctx_free(struct query_ctx *c)
 	}
 	free(c->series);
 	free(c->error);
-	if (c->has_tz)
-		lav_tz_free(&c->tz);
 	free(c);
 }
 
@@ -126,7 +124,7 @@ static void write_buckets(struct query_ctx *c, struct lav_writer *w, const struc
 	int64_t *bts = lav_xcalloc(n + 1, sizeof(int64_t));
 	double *bv = lav_xcalloc(n + 1, sizeof(double));
 	uint32_t *bc = lav_xcalloc(n + 1, sizeof(uint32_t));
-	const struct lav_tz *tz = c->has_tz ? &c->tz : NULL;
+	const struct lav_tz *tz = c->tz;
 	size_t m = lav_aggregate(ts, v, n, c->agg, c->bucket_us, tz, bts, bv, bc);
 	size_t cap = c->limit;
 	int64_t *ots = NULL;
@@ -253,6 +251,23 @@ static void add_series(struct query_ctx *c, const struct lav_feature *f, const c
 	c->series[c->nseries++] = (struct series_result){f, lav_xstrdup(entity), NULL, c};
 }
 
+/* Zones are read from /usr/share/zoneinfo once per name and kept: the loop
+ * does not touch the disk again for the same zone. Unknown names are not
+ * cached (a client must not grow the map). */
+static const struct lav_tz *zone(struct lav_server *srv, const char *name)
+{
+	struct lav_tz *tz = lav_strmap_get(&srv->zones, name);
+	if (tz)
+		return tz;
+	tz = lav_xcalloc(1, sizeof(*tz));
+	if (!lav_tz_load(name, tz)) {
+		free(tz);
+		return NULL;
+	}
+	lav_strmap_put(&srv->zones, name, tz);
+	return tz;
+}
+
 static bool parse_time_field(struct lav_request *req, json_t *doc, const char *key, int64_t *out)
 {
 	json_t *v = json_object_get(doc, key);
@@ -334,9 +349,9 @@ void lav_api_query(struct lav_server *srv, struct lav_request *req)
 	if (tz && !json_is_null(tz)) {
 		if (!c->bucket_us)
 			BAD(422, "invalid_query", "field \"tz\": needs agg and bucket");
-		if (!json_is_string(tz) || !lav_tz_load(json_string_value(tz), &c->tz))
+		c->tz = json_is_string(tz) ? zone(srv, json_string_value(tz)) : NULL;
+		if (!c->tz)
 			BAD(422, "invalid_query", "field \"tz\": unknown time zone (an IANA name such as America/Mexico_City)");
-		c->has_tz = true;
 	}
 	json_t *fill = json_object_get(doc, "fill");
 	if (fill && !json_is_null(fill)) {
