@@ -54,12 +54,8 @@ void lav_health_start(struct lav_server *srv)
 	srv->pg_health = lav_pg_new(srv->base, srv->cfg.pg_dsn, "lavd-health", 2000, NULL, &srv->log);
 	srv->health_timer = event_new(srv->base, -1, EV_PERSIST, on_tick, srv);
 	struct timeval tv = {HEALTH_INTERVAL_MS / 1000, (HEALTH_INTERVAL_MS % 1000) * 1000};
+	/* no probe now: start-up has just checked PostgreSQL and the schema */
 	event_add(srv->health_timer, &tv);
-	/* first answer right away rather than after one interval */
-	srv->health_pending = true;
-	srv->health_sent_us = lav_now_us();
-	lav_pg_query(srv->pg_health, "SELECT max(version) FROM schema_migrations", 0, NULL,
-		     on_version, srv);
 }
 
 void lav_health_stop(struct lav_server *srv)

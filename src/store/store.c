@@ -312,7 +312,6 @@ static void finish_flush(struct flush *fl, const char *err, const PGresult *res)
 	size_t ntouched = 0;
 	size_t ci = 0;
 	for (struct pub_req *q = fl->reqs; q; q = q->next) {
-		size_t first = ci;
 		size_t *mine = lav_xcalloc(q->n ? q->n : 1, sizeof(size_t));
 		size_t nmine = 0;
 		while (ci < nconf && conf[ci] < q->base + q->n) {
@@ -340,7 +339,6 @@ static void finish_flush(struct flush *fl, const char *err, const PGresult *res)
 				}
 			}
 		}
-		(void)first;
 		q->cb(q->arg, err, mine, nmine);
 		free(mine);
 	}
