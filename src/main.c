@@ -2,8 +2,12 @@
  *   lavd                 serve (the default)
  *   lavd migrate         apply migrations, record the catalog, exit
  *   lavd check-config    validate environment and config files, exit
+ *   lavd backfill --since T --until T [--source ID]
+ *                        fill that range from the mock generator or the
+ *                        upstreams (docs/ingestion.md), exit
  * Exit codes: 0 ok, 1 runtime failure (e.g. PostgreSQL unreachable),
  * 2 invalid configuration. */
+#include <curl/curl.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <openssl/rand.h>
@@ -16,6 +20,7 @@
 
 #include "lav/api.h"
 #include "lav/health.h"
+#include "lav/ingest.h"
 #include "lav/migrate.h"
 #include "lav/pg.h"
 #include "lav/redis.h"
@@ -197,6 +202,8 @@ static int serve(struct lav_server *srv)
 		srv->redis = lav_redis_new(srv->base, srv->cfg.redis_host, srv->cfg.redis_port,
 					   srv->cfg.redis_db, &srv->log);
 	lav_store_start(srv->store);
+	srv->ingest = lav_ingest_new(srv);
+	lav_ingest_start(srv->ingest);
 	lav_info(&srv->log,
 		 "lavd %s listening on %s:%d (auth %s, source mode %s, %zu features, catalog "
 		 "version %lld)",
@@ -207,6 +214,8 @@ static int serve(struct lav_server *srv)
 	event_base_dispatch(srv->base);
 	lav_info(&srv->log, "stopped");
 	lav_http_close_all(srv);
+	lav_ingest_free(srv->ingest);
+	srv->ingest = NULL;
 	lav_store_free(srv->store);
 	srv->store = NULL;
 	lav_health_stop(srv);
@@ -220,10 +229,128 @@ static int serve(struct lav_server *srv)
 	return 0;
 }
 
+struct backfill_args {
+	int64_t since, until;
+	const char *source;
+};
+
+struct backfill_run {
+	struct lav_server *srv;
+	int rc;
+	bool finished;
+};
+
+static void on_backfill_done(void *arg, size_t failed, size_t written)
+{
+	struct backfill_run *r = arg;
+	r->finished = true;
+	r->rc = failed ? 1 : 0;
+	if (failed)
+		lav_error(&r->srv->log, "backfill: %zu series failed (see above); %zu points written",
+			  failed, written);
+	else
+		lav_info(&r->srv->log, "backfill: done, %zu points written", written);
+	event_base_loopexit(r->srv->base, NULL);
+}
+
+static void on_backfill_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct backfill_run *r = arg;
+	(void)sig;
+	(void)what;
+	lav_warn(&r->srv->log, "backfill interrupted");
+	event_base_loopexit(r->srv->base, NULL);
+}
+
+/* The server's loop without a listener: store, Redis and ingestion. */
+static int backfill(struct lav_server *srv, const struct backfill_args *a)
+{
+	char err[512];
+	srv->base = event_base_new();
+	if (!srv->base)
+		return 1;
+	srv->pg_ok = true;
+	if (srv->cfg.redis_url)
+		srv->redis = lav_redis_new(srv->base, srv->cfg.redis_host, srv->cfg.redis_port,
+					   srv->cfg.redis_db, &srv->log);
+	lav_store_start(srv->store);
+	srv->ingest = lav_ingest_new(srv);
+	struct backfill_run run = {.srv = srv, .rc = 1};
+	struct event *sint = evsignal_new(srv->base, SIGINT, on_backfill_signal, &run);
+	struct event *sterm = evsignal_new(srv->base, SIGTERM, on_backfill_signal, &run);
+	event_add(sint, NULL);
+	event_add(sterm, NULL);
+	char t0[LAV_TIME_STRLEN], t1[LAV_TIME_STRLEN];
+	lav_time_format(a->since, t0);
+	lav_time_format(a->until, t1);
+	lav_info(&srv->log, "backfill: %s to %s, source %s, mode %s", t0, t1,
+		 a->source ? a->source : "all",
+		 (const char *[]){"mock", "shadow", "off"}[srv->cfg.source_mode]);
+	if (!lav_ingest_backfill(srv->ingest, a->since, a->until, a->source, on_backfill_done, &run,
+				 err, sizeof(err))) {
+		lav_error(&srv->log, "backfill: %s", err);
+		run.rc = 2;
+	} else if (!run.finished) {
+		event_base_dispatch(srv->base);
+	}
+	event_free(sint);
+	event_free(sterm);
+	lav_ingest_free(srv->ingest);
+	srv->ingest = NULL;
+	lav_store_free(srv->store);
+	srv->store = NULL;
+	lav_redis_free(srv->redis);
+	srv->redis = NULL;
+	event_base_free(srv->base);
+	srv->base = NULL;
+	return run.rc;
+}
+
+/* --since/--until/--source; false with a message on anything else. */
+static bool parse_backfill_args(int argc, char **argv, struct backfill_args *a, char *err,
+				size_t errlen)
+{
+	bool has_since = false, has_until = false;
+	*a = (struct backfill_args){0};
+	for (int i = 2; i < argc; i++) {
+		const char *opt = argv[i];
+		if (i + 1 >= argc) {
+			snprintf(err, errlen, "%s needs a value", opt);
+			return false;
+		}
+		const char *v = argv[++i];
+		const char *why = "";
+		if (strcmp(opt, "--since") == 0 || strcmp(opt, "--until") == 0) {
+			int64_t *dst = opt[2] == 's' ? &a->since : &a->until;
+			if (!lav_time_parse(v, strlen(v), dst, &why)) {
+				snprintf(err, errlen, "%s \"%.64s\": %s (RFC 3339, e.g. 2025-01-01T00:00:00Z)",
+					 opt, v, why);
+				return false;
+			}
+			*(opt[2] == 's' ? &has_since : &has_until) = true;
+		} else if (strcmp(opt, "--source") == 0) {
+			a->source = v;
+		} else {
+			snprintf(err, errlen, "unknown option \"%.64s\"", opt);
+			return false;
+		}
+	}
+	if (!has_since || !has_until) {
+		snprintf(err, errlen, "--since and --until are required");
+		return false;
+	}
+	if (a->since >= a->until) {
+		snprintf(err, errlen, "--since must be before --until");
+		return false;
+	}
+	return true;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: lavd [serve | migrate | check-config | --help | --version]\n\n"
+		"usage: lavd [serve | migrate | check-config | --help | --version]\n"
+		"       lavd backfill --since <RFC3339> --until <RFC3339> [--source ID]\n\n"
 		"Configuration comes from the environment:\n\n%s",
 		lav_config_help());
 }
@@ -239,12 +366,22 @@ int main(int argc, char **argv)
 		printf("lavd %s\n", LAV_VERSION);
 		return 0;
 	}
-	if (argc > 2 || (strcmp(cmd, "serve") && strcmp(cmd, "migrate") &&
-			 strcmp(cmd, "check-config"))) {
+	bool is_backfill = strcmp(cmd, "backfill") == 0;
+	struct backfill_args bf;
+	if (is_backfill) {
+		char err[256];
+		if (!parse_backfill_args(argc, argv, &bf, err, sizeof(err))) {
+			fprintf(stderr, "lavd backfill: %s\n", err);
+			usage(stderr);
+			return 2;
+		}
+	} else if (argc > 2 || (strcmp(cmd, "serve") && strcmp(cmd, "migrate") &&
+				strcmp(cmd, "check-config"))) {
 		usage(stderr);
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
 	struct lav_server srv = {0};
 	srv.log.level = LAV_LOG_INFO;
 	srv.log.fd = 2;
@@ -255,15 +392,31 @@ int main(int argc, char **argv)
 	} else if (strcmp(cmd, "check-config") == 0) {
 		lav_info(&srv.log, "configuration is valid: %zu features, %zu sources",
 			 srv.catalog.nfeatures, srv.catalog.nsources);
+	} else if (is_backfill && bf.source && !lav_catalog_source(&srv.catalog, bf.source)) {
+		lav_error(&srv.log, "backfill: --source \"%s\" is not in datasources.json", bf.source);
+		rc = 2;
+	} else if (is_backfill && srv.cfg.source_mode == LAV_SOURCE_OFF) {
+		lav_error(&srv.log, "backfill: ORACLE_SOURCE_MODE=off: nothing to backfill from (use "
+				    "mock or shadow)");
+		rc = 2;
+	} else if (is_backfill &&
+		   bf.since < lav_now_us() - (int64_t)srv.cfg.retention_days * LAV_US_PER_DAY) {
+		lav_error(&srv.log,
+			  "backfill: --since is older than FEATURE_STORE_RETENTION_DAYS (%d days): "
+			  "those partitions would be dropped; raise it first",
+			  srv.cfg.retention_days);
+		rc = 2;
 	} else {
 		bool serving = strcmp(cmd, "serve") == 0;
-		if (serving) {
+		if (serving || is_backfill) {
 			init_identity(&srv);
 			srv.store = lav_store_new(&srv);
 		}
 		rc = prepare_database(&srv);
 		if (rc == 0 && serving)
 			rc = serve(&srv);
+		else if (rc == 0 && is_backfill)
+			rc = backfill(&srv, &bf);
 		lav_store_free(srv.store);
 	}
 	lav_strmap_foreach(&srv.rate_buckets, i) free(srv.rate_buckets.slots[i].value);
@@ -278,5 +431,6 @@ int main(int argc, char **argv)
 	lav_liq_config_free(&srv.liq);
 	lav_catalog_free(&srv.catalog);
 	lav_config_free(&srv.cfg);
+	curl_global_cleanup();
 	return rc;
 }

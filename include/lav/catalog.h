@@ -39,6 +39,7 @@ struct lav_source {
 	char *name;
 	enum lav_source_class cls;
 	char *base_url; /* LAV_SOURCE_<ID>_URL when set, else the file's */
+	bool base_url_from_env;
 	char *docs;
 	int rate_limit_rpm;
 	double reliability;

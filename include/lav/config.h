@@ -38,6 +38,15 @@ struct lav_config {
 	enum lav_log_level log_level;
 	enum lav_source_mode source_mode;
 	uint64_t mock_seed;
+	/* ingestion (docs/ingestion.md) */
+	int64_t poll_interval_ms; /* 0: by frequency */
+	int64_t gap_check_interval_ms;
+	int64_t source_timeout_ms;
+	int source_retries;
+	int64_t source_backoff_ms;
+	int breaker_failures;
+	int64_t breaker_open_ms;
+	size_t source_max_bytes;
 	bool has_grid_step; /* LIQ_SCORE_GRID_STEP set: overrides grid.step */
 	int64_t grid_step_ms;
 

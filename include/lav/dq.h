@@ -30,6 +30,14 @@ struct lav_point_in {
 bool lav_point_parse(const json_t *obj, const struct lav_catalog *cat, int64_t now_us,
 		     struct lav_point_in *out, const char **code, char *msg, size_t msglen);
 
+/* The rules that do not depend on the wire form, for a point built in
+ * lav (ingestion) or parsed by lav_point_parse: future ts, finite value,
+ * int64, confidence, available_at (defaulted from the publication delay
+ * unless has_available_at), the range policy. Clears the point on
+ * rejection. */
+bool lav_point_check(struct lav_point_in *in, bool has_available_at, int64_t now_us,
+		     const char **code, char *msg, size_t msglen);
+
 /* |x - median| / (1.4826 * MAD) > k over the given window (at least
  * LAV_DQ_OUTLIER_MIN values; MAD = 0 flags any x != median). */
 bool lav_dq_is_outlier(const double *window, size_t n, double x, double k);

@@ -18,6 +18,7 @@
 struct lav_pg;
 struct lav_redis;
 struct lav_store;
+struct lav_ingest;
 
 struct lav_server {
 	struct event_base *base;
@@ -47,6 +48,7 @@ struct lav_server {
 	int schema_version;
 	struct lav_redis *redis;
 	struct lav_store *store;
+	struct lav_ingest *ingest;
 
 	/* identity and clocks */
 	char cid_prefix[17];

@@ -1,6 +1,7 @@
 /* Liveness and readiness. Readiness reads state the health probe keeps up to
  * date on the loop, so it never waits on a dependency. */
 #include "lav/api.h"
+#include "lav/ingest.h"
 #include "lav/log.h"
 #include "lav/migrate.h"
 #include "lav/redis.h"
@@ -70,6 +71,9 @@ void lav_api_readyz(struct lav_server *srv, struct lav_request *req)
 	lav_w_key(&w, "state");
 	lav_w_str(&w, lav_redis_state_name(rs));
 	lav_w_map_end(&w);
+
+	lav_w_key(&w, "ingest");
+	lav_ingest_write_status(srv->ingest, &w);
 
 	lav_w_map_end(&w);
 	lav_w_map_end(&w);

@@ -20,6 +20,14 @@ static const char HELP[] =
 	"LAV_LOG_LEVEL                       info            debug, info, warn, error\n"
 	"ORACLE_SOURCE_MODE                  mock            mock, shadow or off\n"
 	"LAV_MOCK_SEED                       42              seed of the mock generator\n"
+	"LAV_POLL_INTERVAL_MS                (by frequency)  poll every series this often (docs/ingestion.md)\n"
+	"LAV_GAP_CHECK_INTERVAL_MS           3600000         gap repair of every series\n"
+	"LAV_SOURCE_TIMEOUT_MS               10000           one upstream request, connect to last byte\n"
+	"LAV_SOURCE_RETRIES                  3               retries of a failed upstream request\n"
+	"LAV_SOURCE_BACKOFF_MS               1000            first retry delay (doubles, +-50% jitter)\n"
+	"LAV_SOURCE_BREAKER_FAILURES         3               consecutive failures that open a source\n"
+	"LAV_SOURCE_BREAKER_OPEN_MS          300000          how long an open source rests\n"
+	"LAV_SOURCE_MAX_BYTES                67108864        largest upstream response body\n"
 	"LIQ_SCORE_GRID_STEP                 1h              semáforo grid step (1s and up)\n"
 	"LAV_MAX_BODY_BYTES                  8388608         largest request body (413 above)\n"
 	"LAV_MAX_HEADER_BYTES                16384           request line + headers (431 above)\n"
@@ -309,6 +317,30 @@ bool lav_config_load(struct lav_config *c, lav_env_get get, void *arg, char *err
 	if (!get_int(&e, "LAV_MOCK_SEED", 42, 0, INT64_MAX, &n))
 		return false;
 	c->mock_seed = (uint64_t)n;
+	if (!get_int(&e, "LAV_POLL_INTERVAL_MS", 0, 0, 86400000LL * 7, &n))
+		return false;
+	c->poll_interval_ms = n;
+	if (!get_int(&e, "LAV_GAP_CHECK_INTERVAL_MS", 3600000, 1000, 86400000LL * 7, &n))
+		return false;
+	c->gap_check_interval_ms = n;
+	if (!get_int(&e, "LAV_SOURCE_TIMEOUT_MS", 10000, 100, 600000, &n))
+		return false;
+	c->source_timeout_ms = n;
+	if (!get_int(&e, "LAV_SOURCE_RETRIES", 3, 0, 20, &n))
+		return false;
+	c->source_retries = (int)n;
+	if (!get_int(&e, "LAV_SOURCE_BACKOFF_MS", 1000, 1, 600000, &n))
+		return false;
+	c->source_backoff_ms = n;
+	if (!get_int(&e, "LAV_SOURCE_BREAKER_FAILURES", 3, 1, 1000, &n))
+		return false;
+	c->breaker_failures = (int)n;
+	if (!get_int(&e, "LAV_SOURCE_BREAKER_OPEN_MS", 300000, 100, 86400000, &n))
+		return false;
+	c->breaker_open_ms = n;
+	if (!get_int(&e, "LAV_SOURCE_MAX_BYTES", 64 << 20, 1024, 1LL << 30, &n))
+		return false;
+	c->source_max_bytes = (size_t)n;
 	const char *step = val(&e, "LIQ_SCORE_GRID_STEP");
 	c->has_grid_step = step != NULL;
 	if (!lav_duration_parse(step ? step : "1h", false, &c->grid_step_ms) ||

@@ -57,6 +57,49 @@ void lav_dq_flag(struct lav_point *p, const char *flag)
 	json_array_append_new(dq, json_string(flag));
 }
 
+bool lav_point_check(struct lav_point_in *out, bool has_available_at, int64_t now_us,
+		     const char **code, char *msg, size_t msglen)
+{
+	struct lav_point *p = &out->point;
+	const struct lav_feature *f = out->feature;
+	if (p->ts > now_us + LAV_DQ_FUTURE_US)
+		REJECT("future_timestamp", "field \"ts\": more than 5 minutes in the future");
+	if (!isfinite(p->value))
+		REJECT("invalid_value", "field \"value\": must be a finite number");
+	if (f->dtype == LAV_DTYPE_INT64 &&
+	    (p->value != floor(p->value) || fabs(p->value) > 9007199254740992.0))
+		REJECT("invalid_value", "field \"value\": feature is int64, got a fraction");
+	if (!(p->confidence >= 0 && p->confidence <= 1))
+		REJECT("invalid_confidence", "field \"confidence\": must be a number in [0, 1]");
+	if (has_available_at) {
+		if (p->available_at < p->ts)
+			REJECT("invalid_timestamp", "field \"available_at\": must not be before ts");
+		if (p->available_at > now_us + LAV_DQ_FUTURE_US)
+			REJECT("future_timestamp",
+			       "field \"available_at\": more than 5 minutes in the future");
+	} else {
+		/* known at ts + publication delay, but never later than now: it is
+		 * known to lav from this moment (docs/store.md) */
+		int64_t due = p->ts + f->publication_delay_ms * 1000;
+		p->available_at = due < now_us ? due : now_us;
+		if (p->available_at < p->ts)
+			p->available_at = p->ts;
+	}
+	if (f->has_range && (p->value < f->range_lo || p->value > f->range_hi)) {
+		if (f->on_violation == LAV_VIOLATION_REJECT)
+			REJECT("out_of_range",
+			       "field \"value\": %.17g is outside expected_range [%g, %g]",
+			       p->value, f->range_lo, f->range_hi);
+		lav_dq_flag(p, "out_of_range");
+		p->confidence /= 2;
+		out->flagged = true;
+	}
+	return true;
+fail:
+	lav_point_clear(&out->point);
+	return false;
+}
+
 bool lav_point_parse(const json_t *obj, const struct lav_catalog *cat, int64_t now_us,
 		     struct lav_point_in *out, const char **code, char *msg, size_t msglen)
 {
@@ -96,8 +139,6 @@ bool lav_point_parse(const json_t *obj, const struct lav_catalog *cat, int64_t n
 	struct lav_point *p = &out->point;
 	if (!parse_time(json_object_get(obj, "ts"), &p->ts, &why))
 		REJECT("invalid_timestamp", "field \"ts\": %s", why);
-	if (p->ts > now_us + LAV_DQ_FUTURE_US)
-		REJECT("future_timestamp", "field \"ts\": more than 5 minutes in the future");
 	json_t *val = json_object_get(obj, "value");
 	if (!json_is_number(val)) {
 		if (json_is_string(val) && (strcmp(json_string_value(val), "NaN") == 0 ||
@@ -107,11 +148,6 @@ bool lav_point_parse(const json_t *obj, const struct lav_catalog *cat, int64_t n
 		REJECT("invalid_value", "field \"value\": must be a finite number");
 	}
 	p->value = json_number_value(val);
-	if (!isfinite(p->value))
-		REJECT("invalid_value", "field \"value\": must be a finite number");
-	if (out->feature->dtype == LAV_DTYPE_INT64 &&
-	    (p->value != floor(p->value) || fabs(p->value) > 9007199254740992.0))
-		REJECT("invalid_value", "field \"value\": feature is int64, got a fraction");
 	json_t *conf = json_object_get(obj, "confidence");
 	p->confidence = 1.0;
 	if (conf && !json_is_null(conf)) {
@@ -149,32 +185,10 @@ bool lav_point_parse(const json_t *obj, const struct lav_catalog *cat, int64_t n
 	if (stale && !json_is_boolean(stale) && !json_is_null(stale))
 		REJECT("invalid_field", "field \"stale\": must be a boolean (it is computed anyway)");
 	json_t *avail = json_object_get(obj, "available_at");
-	if (avail && !json_is_null(avail)) {
-		if (!parse_time(avail, &p->available_at, &why))
-			REJECT("invalid_timestamp", "field \"available_at\": %s", why);
-		if (p->available_at < p->ts)
-			REJECT("invalid_timestamp", "field \"available_at\": must not be before ts");
-		if (p->available_at > now_us + LAV_DQ_FUTURE_US)
-			REJECT("future_timestamp",
-			       "field \"available_at\": more than 5 minutes in the future");
-	} else {
-		/* known at ts + publication delay, but never later than now: it is
-		 * known to lav from this moment (docs/store.md) */
-		int64_t due = p->ts + out->feature->publication_delay_ms * 1000;
-		p->available_at = due < now_us ? due : now_us;
-		if (p->available_at < p->ts)
-			p->available_at = p->ts;
-	}
-	const struct lav_feature *f = out->feature;
-	if (f->has_range && (p->value < f->range_lo || p->value > f->range_hi)) {
-		if (f->on_violation == LAV_VIOLATION_REJECT)
-			REJECT("out_of_range",
-			       "field \"value\": %.17g is outside expected_range [%g, %g]",
-			       p->value, f->range_lo, f->range_hi);
-		lav_dq_flag(p, "out_of_range");
-		p->confidence /= 2;
-		out->flagged = true;
-	}
+	bool has_avail = avail && !json_is_null(avail);
+	if (has_avail && !parse_time(avail, &p->available_at, &why))
+		REJECT("invalid_timestamp", "field \"available_at\": %s", why);
+	return lav_point_check(out, has_avail, now_us, code, msg, msglen);
 	return true;
 fail:
 	lav_point_clear(&out->point);

@@ -127,6 +127,7 @@ bool lav_sources_parse(const json_t *doc, const char *file, lav_env_get env, voi
 				lav_errors_add(errs, "%s=\"%.80s\": must be an http(s)://host[:port] URL",
 					       envname, over);
 			s->base_url = lav_xstrdup(over);
+			s->base_url_from_env = true;
 		} else {
 			s->base_url = lav_xstrdup(url ? url : "");
 		}

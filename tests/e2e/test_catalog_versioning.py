@@ -64,15 +64,15 @@ def test_first_start_stores_every_feature(lavd_factory, st, catalog_spec):
     assert d.stop() == 0
     rows = catalog_rows(st.dsn)
     assert sorted(rows) == sorted(f["id"] for f in catalog_spec)
-    assert len(rows) == 21
+    assert len(rows) == len(st.original)
     for fid, row in rows.items():
-        assert row["version"] == 1, (fid, row["version"])
+        assert row["version"] == st.original[fid]["version"], (fid, row["version"])
         assert row["active"] is True, fid
         spec = row["spec"] if isinstance(row["spec"], dict) else json.loads(row["spec"])
         assert spec["id"] == fid
         assert spec["description"] == st.original[fid]["description"]
     hist = history_rows(st.dsn)
-    assert len(hist) == 21
+    assert len(hist) == len(st.original)
     assert all(h[3] is not None for h in hist), "loaded_at must be set"
 
 
@@ -81,8 +81,8 @@ def test_restart_with_same_catalog_adds_no_history(lavd_factory, st):
     doc = served(d)
     assert doc["version"] == st.v1_version, "catalog version changed although the catalog did not"
     assert d.stop() == 0
-    assert len(catalog_rows(st.dsn)) == 21
-    assert len(history_rows(st.dsn)) == 21
+    assert len(catalog_rows(st.dsn)) == len(st.original)
+    assert len(history_rows(st.dsn)) == len(st.original)
 
 
 def test_changed_spec_without_version_bump_is_refused(st):
@@ -106,12 +106,12 @@ def test_version_bump_is_stored_with_history(lavd_factory, st):
     by_id = {f["id"]: f for f in doc["features"]}
     assert by_id[FEATURE]["version"] == 2
     assert by_id[FEATURE]["description"] == new_desc
-    assert len(doc["features"]) == 21
+    assert len(doc["features"]) == len(st.original)
     assert isinstance(doc["version"], int) and doc["version"] > st.v1_version, (doc["version"], st.v1_version)
     # readyz reports the same catalog version
     ready = requests.get(d.url("/readyz"), timeout=10).json()
     assert ready["checks"]["catalog"]["version"] == doc["version"]
-    assert ready["checks"]["catalog"]["features"] == 21
+    assert ready["checks"]["catalog"]["features"] == len(st.original)
     assert d.stop() == 0
 
     rows = catalog_rows(st.dsn)
@@ -125,8 +125,8 @@ def test_version_bump_is_stored_with_history(lavd_factory, st):
     descs = [(h[2] if isinstance(h[2], dict) else json.loads(h[2]))["description"] for h in hist]
     assert descs == [st.original[FEATURE]["description"], new_desc]
     # the other features are untouched
-    assert len(history_rows(st.dsn)) == 22
-    assert all(r["version"] == 1 for fid, r in rows.items() if fid != FEATURE)
+    assert len(history_rows(st.dsn)) == len(st.original) + 1
+    assert all(r["version"] == st.original[fid]["version"] for fid, r in rows.items() if fid != FEATURE)
     st.v2_version = doc["version"]
 
 
@@ -144,4 +144,4 @@ def test_same_version_same_spec_after_bump_starts(lavd_factory, st):
     d = lavd_factory("lavd-v2-again", dsn=st.dsn, config_dir=st.config)
     assert served(d)["version"] == st.v2_version
     assert d.stop() == 0
-    assert len(history_rows(st.dsn)) == 22
+    assert len(history_rows(st.dsn)) == len(st.original) + 1

@@ -1,0 +1,30 @@
+/* Gap detection: which periods of a series' frequency in a range have no
+ * stored point, merged into ranges to refetch. Pure. */
+#ifndef LAV_GAPS_H
+#define LAV_GAPS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct lav_range {
+	int64_t since, until; /* [since, until), µs */
+};
+
+struct lav_gap_spec {
+	int64_t period_us; /* > 0 */
+	int64_t anchor_us; /* a slot start: slots are anchor + k * period */
+	bool weekdays;	   /* daily series of markets that close on weekends */
+};
+
+/* ts: distinct valid times of the stored points, sorted ascending. A slot
+ * [s, s + period) inside [since, until) is missing when no ts falls in it.
+ * Missing slots are merged into at most max_out ranges (the rest are merged
+ * into the last one). Returns the number of ranges written. */
+size_t lav_gaps_find(const struct lav_gap_spec *g, const int64_t *ts, size_t n, int64_t since,
+		     int64_t until, struct lav_range *out, size_t max_out);
+
+/* Number of slots of [since, until) (the coverage denominator). */
+int64_t lav_gaps_slots(const struct lav_gap_spec *g, int64_t since, int64_t until);
+
+#endif

@@ -1,0 +1,34 @@
+/* Ingestion on the loop (docs/ingestion.md): per-series polling and gap
+ * repair in mock or shadow mode, per-source spacing and breakers, and the
+ * one-shot backfill behind `lavd backfill`. Points go through the publish
+ * path (DQ, group commit, Redis, NOTIFY). */
+#ifndef LAV_INGEST_H
+#define LAV_INGEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lav/codec.h"
+
+struct lav_server;
+struct lav_ingest;
+
+/* Checks every feature has an adapter (shadow) and logs what will run. */
+struct lav_ingest *lav_ingest_new(struct lav_server *srv);
+void lav_ingest_free(struct lav_ingest *in);
+
+/* Starts polling and gap repair (nothing in mode off). */
+void lav_ingest_start(struct lav_ingest *in);
+
+/* Fills [since, until) of every series (of source_id when not NULL) with
+ * what is missing, then calls done with the number of series that failed. */
+typedef void (*lav_ingest_done_cb)(void *arg, size_t failed, size_t written);
+bool lav_ingest_backfill(struct lav_ingest *in, int64_t since, int64_t until,
+			 const char *source_id, lav_ingest_done_cb done, void *arg, char *err,
+			 size_t errlen);
+
+/* readyz: {"mode", "ok", "sources": {id: {state, ...}}}. */
+void lav_ingest_write_status(struct lav_ingest *in, struct lav_writer *w);
+
+#endif

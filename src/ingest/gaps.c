@@ -1,0 +1,68 @@
+/* Gap detection over a series' expected slots. */
+#include "lav/gaps.h"
+
+#include "lav/timefmt.h"
+
+static int64_t first_slot(const struct lav_gap_spec *g, int64_t since)
+{
+	int64_t off = since - g->anchor_us;
+	int64_t k = off / g->period_us; /* truncates toward zero: rounds up below 0 */
+	if (off > 0 && off % g->period_us != 0)
+		k++;
+	return g->anchor_us + k * g->period_us;
+}
+
+/* Saturday or Sunday (1970-01-01 was a Thursday). */
+static bool weekend(int64_t t)
+{
+	int64_t days = t / LAV_US_PER_DAY - (t % LAV_US_PER_DAY < 0);
+	int64_t dow = ((days + 4) % 7 + 7) % 7; /* 0 = Sunday */
+	return dow == 0 || dow == 6;
+}
+
+static bool expected(const struct lav_gap_spec *g, int64_t s)
+{
+	return !(g->weekdays && g->period_us <= LAV_US_PER_DAY && weekend(s));
+}
+
+int64_t lav_gaps_slots(const struct lav_gap_spec *g, int64_t since, int64_t until)
+{
+	int64_t n = 0;
+	if (g->period_us <= 0)
+		return 0;
+	for (int64_t s = first_slot(g, since); s < until; s += g->period_us)
+		n += expected(g, s);
+	return n;
+}
+
+size_t lav_gaps_find(const struct lav_gap_spec *g, const int64_t *ts, size_t n, int64_t since,
+		     int64_t until, struct lav_range *out, size_t max_out)
+{
+	size_t nout = 0, i = 0;
+	bool open = false;
+	if (g->period_us <= 0 || max_out == 0)
+		return 0;
+	for (int64_t s = first_slot(g, since); s < until; s += g->period_us) {
+		int64_t e = s + g->period_us;
+		while (i < n && ts[i] < s)
+			i++;
+		bool covered = i < n && ts[i] < e;
+		if (!expected(g, s))
+			continue;
+		if (covered) {
+			open = false;
+			continue;
+		}
+		int64_t end = e < until ? e : until;
+		if (open) {
+			out[nout - 1].until = end;
+		} else if (nout < max_out) {
+			out[nout++] = (struct lav_range){s, end};
+			open = true;
+		} else {
+			out[nout - 1].until = end; /* beyond max_out: one last range */
+			open = true;
+		}
+	}
+	return nout;
+}
