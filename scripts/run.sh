@@ -5,6 +5,8 @@
 #
 #   LAV_LISTEN (127.0.0.1:8080)  LAV_PG_PORT (55432)  LAV_REDIS_PORT (56379)
 #   ORACLE_SOURCE_MODE (mock)    LAV_SKIP_DEPS=1 skips the apt check
+#   LAV_BACKFILL_DAYS (200)      mock history written before the first start (0: none)
+#   FEATURE_STORE_RETENTION_DAYS (400 here: the semáforo normalizes over 180 days)
 # Any other lavd variable (LAV_LOG_LEVEL, LAV_MOCK_SEED, FEATURE_STORE_*, ...) set in the
 # environment is passed through to lavd.
 set -euo pipefail
@@ -18,6 +20,9 @@ LISTEN=${LAV_LISTEN:-127.0.0.1:8080}
 PG_PORT=${LAV_PG_PORT:-55432}
 REDIS_PORT=${LAV_REDIS_PORT:-56379}
 SOURCE_MODE=${ORACLE_SOURCE_MODE:-mock}
+BACKFILL_DAYS=${LAV_BACKFILL_DAYS:-200}
+export FEATURE_STORE_RETENTION_DAYS=${FEATURE_STORE_RETENTION_DAYS:-400}
+[[ "$BACKFILL_DAYS" =~ ^[0-9]+$ ]] || lav_die "LAV_BACKFILL_DAYS must be a whole number of days"
 
 lav_install_deps
 lav_build build "${LAV_BUILD_OPTS[@]}" || lav_die "build failed"
@@ -77,11 +82,16 @@ lav_log "applying migrations"
 LAV_PG_DSN="$PG_DSN" LAV_CONFIG_DIR=config "$REPO/build/lavd" migrate ||
 	lav_die "lavd migrate failed"
 
-# ---- PLACEHOLDER: mock backfill --------------------------------------------------------
-# A later issue adds `build/lavd backfill ...` (mock history so the status page and the
-# semáforo have data from the first second). Call it here, after migrate and before the
-# server starts. Not called yet.
-# ---------------------------------------------------------------------------------------
+# History so the semáforo has a state from the first second. The backfill writes only the
+# periods that are missing, so a restart costs a few seconds, not a rewrite.
+if [[ "$SOURCE_MODE" == mock && "$BACKFILL_DAYS" -gt 0 ]]; then
+	SINCE=$(date -u -d "$BACKFILL_DAYS days ago" +%Y-%m-%dT00:00:00Z)
+	UNTIL=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+	lav_log "backfilling $BACKFILL_DAYS days of mock history ($SINCE .. $UNTIL)"
+	LAV_PG_DSN="$PG_DSN" LAV_CONFIG_DIR=config ORACLE_SOURCE_MODE=mock \
+		"$REPO/build/lavd" backfill --since "$SINCE" --until "$UNTIL" ||
+		lav_die "lavd backfill failed"
+fi
 
 HTTP="http://$LISTEN"
 cat <<EOF
@@ -90,7 +100,8 @@ cat <<EOF
  lav is starting (source mode: $SOURCE_MODE)
 
    catalog       $HTTP/api/features/v1/catalog
-   health        $HTTP/healthz   $HTTP/readyz
+   latest        $HTTP/api/features/v1/latest?featureId=crypto/btc/price_usd
+   health        $HTTP/healthz   $HTTP/readyz   (readyz: each source's state)
 
    PostgreSQL    $PG_DSN   (data: $PG_DATADIR)
    Redis         $REDIS_URL

@@ -80,7 +80,7 @@ struct task {
 	struct lav_fetch_req req;
 	struct task *qnext; /* in its source's queue */
 	struct event *retry;
-	bool failed;
+	bool failed, quiet;
 	char err[256];
 	/* emit */
 	struct lav_obs_vec obs;

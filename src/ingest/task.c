@@ -43,8 +43,8 @@ static void finish(struct task *t)
 	struct series_rt *s = t->s;
 	struct lav_server *srv = s->in->srv;
 	if (t->failed)
-		lav_warn(&srv->log, "ingest: %s of %s failed: %s", KIND_NAMES[t->kind], s->f->id,
-			 t->err);
+		lav_log(&srv->log, t->quiet ? LAV_LOG_DEBUG : LAV_LOG_WARN, NULL,
+			"ingest: %s of %s failed: %s", KIND_NAMES[t->kind], s->f->id, t->err);
 	bool ok = !t->failed;
 	if (!ok && t->kind == LAV_TASK_GAP) {
 		/* try again soon rather than at the next hourly check */
@@ -218,6 +218,7 @@ void lav_task_send(struct task *t)
 
 void lav_task_fetch_refused(struct task *t, const char *why)
 {
+	t->quiet = t->kind == LAV_TASK_POLL; /* readyz already says the source rests */
 	fail(t, "%s", why);
 }
 
