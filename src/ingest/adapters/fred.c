@@ -13,7 +13,7 @@ static const struct {
 	double scale;
 } SERIES[] = {
 	{"WALCL", 1e6},	    /* millions of USD, weekly (Wednesday) */
-	{"WTREGEN", 1e6},   /* millions of USD, weekly (Wednesday) */
+	{"WTREGEN", 1e9},   /* billions of USD (FRED rescaled the H.4.1 TGA), weekly */
 	{"RRPONTSYD", 1e9}, /* billions of USD, business days */
 };
 
