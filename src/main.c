@@ -214,10 +214,12 @@ static int serve(struct lav_server *srv)
 	event_base_dispatch(srv->base);
 	lav_info(&srv->log, "stopped");
 	lav_http_close_all(srv);
-	lav_ingest_free(srv->ingest);
-	srv->ingest = NULL;
+	/* the store first: its closing callbacks end the ingestion tasks that
+	 * wait on it, while those tasks still exist */
 	lav_store_free(srv->store);
 	srv->store = NULL;
+	lav_ingest_free(srv->ingest);
+	srv->ingest = NULL;
 	lav_health_stop(srv);
 	lav_redis_free(srv->redis);
 	srv->redis = NULL;
@@ -295,10 +297,10 @@ static int backfill(struct lav_server *srv, const struct backfill_args *a)
 	}
 	event_free(sint);
 	event_free(sterm);
+	lav_store_free(srv->store); /* before the tasks its callbacks end */
+	srv->store = NULL;
 	lav_ingest_free(srv->ingest);
 	srv->ingest = NULL;
-	lav_store_free(srv->store);
-	srv->store = NULL;
 	lav_redis_free(srv->redis);
 	srv->redis = NULL;
 	event_base_free(srv->base);
