@@ -54,6 +54,11 @@ enum lav_insert_result lav_series_insert(struct lav_series *s, const struct lav_
  * available_at <= t of the newest point with ts <= t; NULL if none. */
 const struct lav_point *lav_series_asof(const struct lav_series *s, int64_t t);
 
+/* The same over any array sorted by (ts, available_at), and the index of
+ * its first point with ts > t (binary search). */
+const struct lav_point *lav_points_asof(const struct lav_point *pts, size_t n, int64_t t);
+size_t lav_points_upper(const struct lav_point *pts, size_t n, int64_t t);
+
 /* Every series, keyed "feature_id\x1f entity". */
 struct lav_series_index {
 	struct lav_strmap map;

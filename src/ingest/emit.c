@@ -29,15 +29,8 @@ static const struct lav_point *held_at(const struct lav_series *hs, int64_t ts)
 {
 	if (!hs)
 		return NULL;
-	size_t lo = 0, hi = hs->n;
-	while (lo < hi) { /* first point with pts.ts > ts */
-		size_t mid = (lo + hi) / 2;
-		if (hs->pts[mid].ts <= ts)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo > 0 && hs->pts[lo - 1].ts == ts ? &hs->pts[lo - 1] : NULL;
+	size_t i = lav_points_upper(hs->pts, hs->n, ts);
+	return i > 0 && hs->pts[i - 1].ts == ts ? &hs->pts[i - 1] : NULL;
 }
 
 /* The up to LAV_DQ_OUTLIER_WINDOW values held before ts, oldest first. */
@@ -45,14 +38,7 @@ static size_t window_before(const struct lav_series *hs, int64_t ts, double *w)
 {
 	if (!hs)
 		return 0;
-	size_t lo = 0, hi = hs->n;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (hs->pts[mid].ts < ts)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	size_t lo = lav_points_upper(hs->pts, hs->n, ts - 1); /* first ts >= ts */
 	size_t n = lo < LAV_DQ_OUTLIER_WINDOW ? lo : LAV_DQ_OUTLIER_WINDOW;
 	for (size_t i = 0; i < n; i++)
 		w[i] = hs->pts[lo - n + i].value;

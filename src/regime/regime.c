@@ -38,18 +38,9 @@ void lav_regime_params_from(const struct lav_liq_config *liq, double freshness_r
 		out->weights[c] = liq->weights[c];
 }
 
-/* Index of the first point with ts > t. */
 static size_t upper_ts(const struct lav_feed_view *v, int64_t t)
 {
-	size_t lo = 0, hi = v->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (v->pts[mid].ts <= t)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return lav_points_upper(v->pts, v->n, t);
 }
 
 /* Among the revisions of the ts group ending just before end, the latest
@@ -72,18 +63,12 @@ static const struct lav_point *known_in_group(const struct lav_feed_view *v, siz
 
 bool lav_feed_asof(const struct lav_feed_view *v, int64_t t, double *value, int64_t *ts)
 {
-	size_t end = upper_ts(v, t);
-	while (end > 0) {
-		size_t b;
-		const struct lav_point *p = known_in_group(v, end, t, &b);
-		if (p) {
-			*value = p->value;
-			*ts = p->ts;
-			return true;
-		}
-		end = b;
+	const struct lav_point *p = lav_points_asof(v->pts, v->n, t);
+	if (p) {
+		*value = p->value;
+		*ts = p->ts;
 	}
-	return false;
+	return p != NULL;
 }
 
 void lav_feed_signal_at(const struct lav_feed_view *v, int64_t t,

@@ -95,17 +95,33 @@ enum lav_insert_result lav_series_insert(struct lav_series *s, const struct lav_
 	return LAV_INSERT_NEW;
 }
 
+size_t lav_points_upper(const struct lav_point *pts, size_t n, int64_t t)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (pts[mid].ts <= t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+const struct lav_point *lav_points_asof(const struct lav_point *pts, size_t n, int64_t t)
+{
+	/* sorted by (ts, available_at): walking back from the last ts <= t, the
+	 * first point with available_at <= t is the newest ts that was known at
+	 * t, in its latest revision known at t */
+	for (size_t i = lav_points_upper(pts, n, t); i-- > 0;)
+		if (pts[i].available_at <= t)
+			return &pts[i];
+	return NULL;
+}
+
 const struct lav_point *lav_series_asof(const struct lav_series *s, int64_t t)
 {
-	/* sorted by (ts, available_at): walking back, the first point with
-	 * ts <= t and available_at <= t is the newest ts that was known at t,
-	 * in its latest revision known at t */
-	for (size_t i = s->n; i-- > 0;) {
-		const struct lav_point *p = &s->pts[i];
-		if (p->ts <= t && p->available_at <= t)
-			return p;
-	}
-	return NULL;
+	return lav_points_asof(s->pts, s->n, t);
 }
 
 static void series_key(char *out, size_t outlen, const char *feature_id, const char *entity)
