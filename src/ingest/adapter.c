@@ -280,6 +280,43 @@ bool lav_json_int(const json_t *v, int64_t *out)
 	return true;
 }
 
+bool lav_rows_to_obs(const struct lav_adapter_ctx *ctx, const json_t *rows, const char *where,
+		     const char *key_ts, int64_t ts_unit_us, int64_t floor_us, const char *key_value,
+		     double scale, struct lav_obs_vec *out, int64_t *last, char *err, size_t errlen)
+{
+	*last = -1;
+	if (!json_is_array(rows))
+		return lav_adapter_errf(err, errlen, "expected an array of {%s, %s}", key_ts,
+					key_value);
+	size_t from = out->n, i;
+	json_t *r;
+	json_array_foreach(rows, i, r)
+	{
+		double t, v;
+		if (!lav_json_num(json_object_get(r, key_ts), &t) ||
+		    !lav_json_num(json_object_get(r, key_value), &v)) {
+			out->n = from;
+			return lav_adapter_errf(err, errlen, "%s[%zu]: needs numeric \"%s\" and \"%s\"",
+						where, i, key_ts, key_value);
+		}
+		int64_t ts = lav_floor_us((int64_t)t * ts_unit_us, floor_us);
+		*last = ts;
+		if (lav_in_range(ctx, ts) && ts <= ctx->fetched_at)
+			lav_obs_push(out, ts, 0, v * scale);
+	}
+	lav_obs_sort(out, from);
+	return true;
+}
+
+const struct lav_series_scale *lav_scale_of(const struct lav_series_scale *table, size_t n,
+					    const struct lav_feature *f)
+{
+	for (size_t i = 0; i < n && f->source_series; i++)
+		if (strcmp(table[i].series, f->source_series) == 0)
+			return &table[i];
+	return NULL;
+}
+
 bool lav_parse_date(const char *s, int64_t *out)
 {
 	unsigned y, m, d;

@@ -53,6 +53,26 @@ bool lav_json_num(const json_t *v, double *out);
 /* int64 from a JSON integer, or an integer string. */
 bool lav_json_int(const json_t *v, int64_t *out);
 
+/* Rows of an upstream's JSON array, [{key_ts: time, key_value: number}]:
+ * time counts ts_unit_us (1e6 for seconds, 1e3 for ms) and is floored to
+ * floor_us; the value is multiplied by scale. Appends, sorted, the rows in
+ * ctx's range and not after the fetch; *last is the last row's ts (-1 when
+ * there is none), for paginating upstreams. where names the array in
+ * errors ("values"). */
+bool lav_rows_to_obs(const struct lav_adapter_ctx *ctx, const json_t *rows, const char *where,
+		     const char *key_ts, int64_t ts_unit_us, int64_t floor_us, const char *key_value,
+		     double scale, struct lav_obs_vec *out, int64_t *last, char *err,
+		     size_t errlen);
+
+/* Upstream unit → catalog unit, per series. */
+struct lav_series_scale {
+	const char *series;
+	double scale;
+};
+/* The entry of f's source.series, or NULL. */
+const struct lav_series_scale *lav_scale_of(const struct lav_series_scale *table, size_t n,
+					    const struct lav_feature *f);
+
 /* "2024-01-03" → µs at 00:00 UTC. */
 bool lav_parse_date(const char *s, int64_t *out);
 void lav_format_date(int64_t us, char out[11]);

@@ -221,44 +221,23 @@ static bool request_funding(const struct lav_adapter_ctx *ctx, struct lav_fetch_
 	return true;
 }
 
-/* Rows of {key_ts (ms), key_value (number or string)}; ts floored to floor_us. */
+/* An array of rows, {key_ts (ms), key_value}, paginated by limit. */
 static bool parse_rows(const struct lav_adapter_ctx *ctx, const char *body, size_t len,
-		       const char *key_ts, const char *key_value, int64_t floor_us, size_t limit,
+		       const char *key_ts, const char *key_value, size_t limit,
 		       struct lav_obs_vec *out, int64_t *next_since, char *err, size_t errlen)
 {
 	json_t *doc = lav_adapter_json(body, len, err, errlen);
 	if (!doc)
 		return false;
-	bool ok = false;
-	if (!json_is_array(doc)) {
-		json_t *msg = json_object_get(doc, "msg");
-		lav_adapter_errf(err, errlen, "expected an array%s%s", json_is_string(msg) ? ": " : "",
-				 json_is_string(msg) ? json_string_value(msg) : "");
-		goto done;
-	}
-	size_t from = out->n, i;
-	int64_t last = -1;
-	json_t *r;
-	json_array_foreach(doc, i, r)
-	{
-		int64_t ms;
-		double v;
-		if (!lav_json_int(json_object_get(r, key_ts), &ms) ||
-		    !lav_json_num(json_object_get(r, key_value), &v)) {
-			lav_adapter_errf(err, errlen, "[%zu]: needs \"%s\" and a numeric \"%s\"", i,
-					 key_ts, key_value);
-			goto done;
-		}
-		int64_t ts = lav_floor_us(ms * LAV_US_PER_MS, floor_us);
-		last = ts;
-		if (lav_in_range(ctx, ts) && ts <= ctx->fetched_at)
-			lav_obs_push(out, ts, 0, v);
-	}
-	if (json_array_size(doc) >= limit && last >= 0 && last + 1 < ctx->until)
+	int64_t last;
+	json_t *msg = json_object_get(doc, "msg");
+	bool ok = json_is_string(msg)
+			  ? lav_adapter_errf(err, errlen, "expected an array: %s",
+					     json_string_value(msg))
+			  : lav_rows_to_obs(ctx, doc, "", key_ts, LAV_US_PER_MS, LAV_US_PER_S,
+					    key_value, 1.0, out, &last, err, errlen);
+	if (ok && json_array_size(doc) >= limit && last >= 0 && last + 1 < ctx->until)
 		*next_since = last + 1;
-	lav_obs_sort(out, from);
-	ok = true;
-done:
 	json_decref(doc);
 	return ok;
 }
@@ -267,8 +246,8 @@ done:
 static bool parse_funding(const struct lav_adapter_ctx *ctx, const char *body, size_t len,
 			  struct lav_obs_vec *out, int64_t *next_since, char *err, size_t errlen)
 {
-	return parse_rows(ctx, body, len, "fundingTime", "fundingRate", LAV_US_PER_S,
-			  FUNDING_LIMIT, out, next_since, err, errlen);
+	return parse_rows(ctx, body, len, "fundingTime", "fundingRate", FUNDING_LIMIT, out,
+			  next_since, err, errlen);
 }
 
 const struct lav_adapter lav_adapter_binance_funding = {
@@ -316,8 +295,8 @@ static bool request_oi(const struct lav_adapter_ctx *ctx, struct lav_fetch_req *
 static bool parse_oi(const struct lav_adapter_ctx *ctx, const char *body, size_t len,
 		     struct lav_obs_vec *out, int64_t *next_since, char *err, size_t errlen)
 {
-	return parse_rows(ctx, body, len, "timestamp", "sumOpenInterestValue", LAV_US_PER_S,
-			  OI_LIMIT, out, next_since, err, errlen);
+	return parse_rows(ctx, body, len, "timestamp", "sumOpenInterestValue", OI_LIMIT, out,
+			  next_since, err, errlen);
 }
 
 const struct lav_adapter lav_adapter_binance_oi = {

@@ -7,25 +7,15 @@
 #include "../adapter_impl.h"
 #include "lav/timefmt.h"
 
-static const struct {
-	const char *chart;
-	double scale; /* upstream unit → catalog unit */
-} CHARTS[] = {
-	{"hash-rate", 1e-6},	/* TH/s → EH/s */
+static const struct lav_series_scale CHARTS[] = {
+	{"hash-rate", 1e-6},	 /* TH/s → EH/s */
 	{"total-bitcoins", 1.0}, /* BTC */
 };
-
-static int chart_index(const struct lav_feature *f)
-{
-	for (size_t i = 0; i < sizeof(CHARTS) / sizeof(CHARTS[0]); i++)
-		if (f->source_series && strcmp(f->source_series, CHARTS[i].chart) == 0)
-			return (int)i;
-	return -1;
-}
+#define NCHARTS (sizeof(CHARTS) / sizeof(CHARTS[0]))
 
 static int match(const struct lav_feature *f, char *err, size_t errlen)
 {
-	if (chart_index(f) >= 0)
+	if (lav_scale_of(CHARTS, NCHARTS, f))
 		return 1;
 	lav_adapter_errf(err, errlen,
 			 "feature \"%s\": blockchain.com chart \"%s\" has no known unit (lav knows "
@@ -71,26 +61,10 @@ static bool parse(const struct lav_adapter_ctx *ctx, const char *body, size_t le
 				 status ? ", got status " : "", status ? status : "");
 		goto done;
 	}
-	double scale = CHARTS[chart_index(ctx->feature)].scale;
-	size_t from = out->n, i;
-	json_t *p;
-	json_array_foreach(values, i, p)
-	{
-		int64_t x;
-		double y;
-		double xd;
-		if (!lav_json_num(json_object_get(p, "x"), &xd) ||
-		    !lav_json_num(json_object_get(p, "y"), &y)) {
-			lav_adapter_errf(err, errlen, "values[%zu]: needs numeric \"x\" and \"y\"", i);
-			goto done;
-		}
-		x = (int64_t)xd;
-		int64_t ts = lav_floor_us(x * LAV_US_PER_S, LAV_US_PER_DAY);
-		if (lav_in_range(ctx, ts))
-			lav_obs_push(out, ts, 0, y * scale);
-	}
-	lav_obs_sort(out, from);
-	ok = true;
+	int64_t last;
+	ok = lav_rows_to_obs(ctx, values, "values", "x", LAV_US_PER_S, LAV_US_PER_DAY, "y",
+			     lav_scale_of(CHARTS, NCHARTS, ctx->feature)->scale, out, &last, err,
+			     errlen);
 done:
 	json_decref(doc);
 	return ok;

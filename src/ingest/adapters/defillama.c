@@ -146,29 +146,9 @@ static bool parse_chaintvl(const struct lav_adapter_ctx *ctx, const char *body, 
 	json_t *doc = lav_adapter_json(body, len, err, errlen);
 	if (!doc)
 		return false;
-	bool ok = false;
-	if (!json_is_array(doc)) {
-		lav_adapter_errf(err, errlen, "expected an array of {date, tvl}");
-		goto done;
-	}
-	size_t from = out->n, i;
-	json_t *d;
-	json_array_foreach(doc, i, d)
-	{
-		int64_t secs;
-		double tvl;
-		if (!lav_json_int(json_object_get(d, "date"), &secs) ||
-		    !lav_json_num(json_object_get(d, "tvl"), &tvl)) {
-			lav_adapter_errf(err, errlen, "[%zu]: needs a \"date\" and a numeric \"tvl\"", i);
-			goto done;
-		}
-		int64_t ts = secs * LAV_US_PER_S;
-		if (lav_in_range(ctx, ts))
-			lav_obs_push(out, ts, 0, tvl);
-	}
-	lav_obs_sort(out, from);
-	ok = true;
-done:
+	int64_t last;
+	bool ok = lav_rows_to_obs(ctx, doc, "", "date", LAV_US_PER_S, 1, "tvl", 1.0, out, &last,
+				  err, errlen);
 	json_decref(doc);
 	return ok;
 }

@@ -8,26 +8,17 @@
 
 /* FRED answers in the series' unit; lav stores USD. A series whose unit lav
  * does not know is refused at start rather than stored with a wrong scale. */
-static const struct {
-	const char *series;
-	double scale;
-} SERIES[] = {
+static const struct lav_series_scale SERIES[] = {
 	{"WALCL", 1e6},	    /* millions of USD, weekly (Wednesday) */
 	{"WTREGEN", 1e9},   /* billions of USD (FRED rescaled the H.4.1 TGA), weekly */
 	{"RRPONTSYD", 1e9}, /* billions of USD, business days */
 };
 
-static int series_index(const struct lav_feature *f)
-{
-	for (size_t i = 0; i < sizeof(SERIES) / sizeof(SERIES[0]); i++)
-		if (f->source_series && strcmp(f->source_series, SERIES[i].series) == 0)
-			return (int)i;
-	return -1;
-}
+#define NSERIES (sizeof(SERIES) / sizeof(SERIES[0]))
 
 static int match(const struct lav_feature *f, char *err, size_t errlen)
 {
-	if (series_index(f) >= 0)
+	if (lav_scale_of(SERIES, NSERIES, f))
 		return 1;
 	lav_adapter_errf(err, errlen,
 			 "feature \"%s\": FRED series \"%s\" has no known unit (lav knows WALCL, "
@@ -64,7 +55,7 @@ static bool parse(const struct lav_adapter_ctx *ctx, const char *body, size_t le
 	if (!doc)
 		return false;
 	bool ok = false;
-	double scale = SERIES[series_index(ctx->feature)].scale;
+	double scale = lav_scale_of(SERIES, NSERIES, ctx->feature)->scale;
 	json_t *obs = json_object_get(doc, "observations");
 	if (!json_is_array(obs)) {
 		json_t *msg = json_object_get(doc, "error_message");
