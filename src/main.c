@@ -267,7 +267,6 @@ static void on_backfill_signal(evutil_socket_t sig, short what, void *arg)
 /* The server's loop without a listener: store, Redis and ingestion. */
 static int backfill(struct lav_server *srv, const struct backfill_args *a)
 {
-	char err[512];
 	srv->base = event_base_new();
 	if (!srv->base)
 		return 1;
@@ -288,13 +287,9 @@ static int backfill(struct lav_server *srv, const struct backfill_args *a)
 	lav_info(&srv->log, "backfill: %s to %s, source %s, mode %s", t0, t1,
 		 a->source ? a->source : "all",
 		 (const char *[]){"mock", "shadow", "off"}[srv->cfg.source_mode]);
-	if (!lav_ingest_backfill(srv->ingest, a->since, a->until, a->source, on_backfill_done, &run,
-				 err, sizeof(err))) {
-		lav_error(&srv->log, "backfill: %s", err);
-		run.rc = 2;
-	} else if (!run.finished) {
+	lav_ingest_backfill(srv->ingest, a->since, a->until, a->source, on_backfill_done, &run);
+	if (!run.finished)
 		event_base_dispatch(srv->base);
-	}
 	event_free(sint);
 	event_free(sterm);
 	lav_store_free(srv->store); /* before the tasks its callbacks end */
@@ -389,24 +384,15 @@ int main(int argc, char **argv)
 	srv.log.fd = 2;
 	srv.started_us = lav_now_us();
 	int rc = 0;
+	char err[256];
 	if (!load_config(&srv)) {
 		rc = 2;
 	} else if (strcmp(cmd, "check-config") == 0) {
 		lav_info(&srv.log, "configuration is valid: %zu features, %zu sources",
 			 srv.catalog.nfeatures, srv.catalog.nsources);
-	} else if (is_backfill && bf.source && !lav_catalog_source(&srv.catalog, bf.source)) {
-		lav_error(&srv.log, "backfill: --source \"%s\" is not in datasources.json", bf.source);
-		rc = 2;
-	} else if (is_backfill && srv.cfg.source_mode == LAV_SOURCE_OFF) {
-		lav_error(&srv.log, "backfill: ORACLE_SOURCE_MODE=off: nothing to backfill from (use "
-				    "mock or shadow)");
-		rc = 2;
 	} else if (is_backfill &&
-		   bf.since < lav_now_us() - (int64_t)srv.cfg.retention_days * LAV_US_PER_DAY) {
-		lav_error(&srv.log,
-			  "backfill: --since is older than FEATURE_STORE_RETENTION_DAYS (%d days): "
-			  "those partitions would be dropped; raise it first",
-			  srv.cfg.retention_days);
+		   !lav_ingest_backfill_check(&srv, bf.since, bf.source, err, sizeof(err))) {
+		lav_error(&srv.log, "backfill: %s", err);
 		rc = 2;
 	} else {
 		bool serving = strcmp(cmd, "serve") == 0;

@@ -24,6 +24,10 @@ struct lav_gap_spec {
 size_t lav_gaps_find(const struct lav_gap_spec *g, const int64_t *ts, size_t n, int64_t since,
 		     int64_t until, struct lav_range *out, size_t max_out);
 
+/* Is t a slot start the series expects a point at (on the grid, and not a
+ * weekend for weekday series)? */
+bool lav_gaps_expected(const struct lav_gap_spec *g, int64_t t);
+
 /* Number of slots of [since, until) (the coverage denominator). */
 int64_t lav_gaps_slots(const struct lav_gap_spec *g, int64_t since, int64_t until);
 

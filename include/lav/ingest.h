@@ -21,12 +21,17 @@ void lav_ingest_free(struct lav_ingest *in);
 /* Starts polling and gap repair (nothing in mode off). */
 void lav_ingest_start(struct lav_ingest *in);
 
+/* Whether `lavd backfill --since since [--source source_id]` may run with
+ * this configuration; else err says why. */
+bool lav_ingest_backfill_check(const struct lav_server *srv, int64_t since,
+			       const char *source_id, char *err, size_t errlen);
+
 /* Fills [since, until) of every series (of source_id when not NULL) with
- * what is missing, then calls done with the number of series that failed. */
+ * what is missing, then calls done with the number of series that failed.
+ * Checked by lav_ingest_backfill_check first. */
 typedef void (*lav_ingest_done_cb)(void *arg, size_t failed, size_t written);
-bool lav_ingest_backfill(struct lav_ingest *in, int64_t since, int64_t until,
-			 const char *source_id, lav_ingest_done_cb done, void *arg, char *err,
-			 size_t errlen);
+void lav_ingest_backfill(struct lav_ingest *in, int64_t since, int64_t until,
+			 const char *source_id, lav_ingest_done_cb done, void *arg);
 
 /* readyz: {"mode", "ok", "sources": {id: {state, ...}}}. */
 void lav_ingest_write_status(struct lav_ingest *in, struct lav_writer *w);

@@ -105,6 +105,8 @@ void lav_emit(struct task *t, void (*then)(struct task *t))
 		const struct lav_obs *o = t->obs.v + t->emitted;
 		double window[LAV_DQ_OUTLIER_WINDOW];
 		size_t wn = window_before(hs, o[0].ts, window);
+		/* one fetch, one piece of evidence: its points share it (read-only) */
+		json_t *fetch_evidence = mock ? NULL : evidence_of(t, 0);
 		struct lav_point_in *pts = lav_xcalloc(n, sizeof(*pts));
 		size_t acc = 0, rejected = 0;
 		int64_t now = lav_now_us();
@@ -141,7 +143,8 @@ void lav_emit(struct task *t, void (*then)(struct task *t))
 						 s->f->id, (long long)o[i].ts, msg, code);
 				continue;
 			}
-			p->evidence = evidence_of(t, p->available_at);
+			p->evidence = fetch_evidence ? json_incref(fetch_evidence)
+						     : evidence_of(t, p->available_at);
 			/* a generated value is no anomaly, and a flag that depended on
 			 * which earlier points exist would break byte-identical mocks */
 			if (!mock && lav_dq_is_outlier(window, wn, p->value, LAV_DQ_OUTLIER_K)) {
@@ -155,6 +158,7 @@ void lav_emit(struct task *t, void (*then)(struct task *t))
 			window[wn - 1] = p->value;
 			acc++;
 		}
+		json_decref(fetch_evidence);
 		s->failed += rejected;
 		if (acc == 0) {
 			free(pts);

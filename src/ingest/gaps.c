@@ -25,6 +25,11 @@ static bool expected(const struct lav_gap_spec *g, int64_t s)
 	return !(g->weekdays && g->period_us <= LAV_US_PER_DAY && weekend(s));
 }
 
+bool lav_gaps_expected(const struct lav_gap_spec *g, int64_t t)
+{
+	return g->period_us > 0 && (t - g->anchor_us) % g->period_us == 0 && expected(g, t);
+}
+
 int64_t lav_gaps_slots(const struct lav_gap_spec *g, int64_t since, int64_t until)
 {
 	int64_t n = 0;

@@ -288,53 +288,57 @@ static void on_backfill_wait(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-bool lav_ingest_backfill(struct lav_ingest *in, int64_t since, int64_t until,
-			 const char *source_id, lav_ingest_done_cb done, void *arg, char *err,
-			 size_t errlen)
+bool lav_ingest_backfill_check(const struct lav_server *srv, int64_t since,
+			       const char *source_id, char *err, size_t errlen)
 {
-	if (in->mode == LAV_SOURCE_OFF) {
+	if (source_id && !lav_catalog_source(&srv->catalog, source_id))
+		snprintf(err, errlen, "--source \"%s\" is not in datasources.json", source_id);
+	else if (srv->cfg.source_mode == LAV_SOURCE_OFF)
 		snprintf(err, errlen,
 			 "ORACLE_SOURCE_MODE=off: nothing to backfill from (use mock or shadow)");
-		return false;
-	}
-	if (source_id && !lav_catalog_source(&in->srv->catalog, source_id)) {
-		snprintf(err, errlen, "--source \"%s\" is not in datasources.json", source_id);
-		return false;
-	}
-	in->backfill = (struct backfill_state){
-		.active = true, .done = done, .arg = arg, .source_id = source_id};
+	else if (since < lav_now_us() - (int64_t)srv->cfg.retention_days * LAV_US_PER_DAY)
+		snprintf(err, errlen,
+			 "--since is older than FEATURE_STORE_RETENTION_DAYS (%d days): those "
+			 "partitions would be dropped; raise it first",
+			 srv->cfg.retention_days);
+	else
+		return true;
+	return false;
+}
+
+void lav_ingest_backfill(struct lav_ingest *in, int64_t since, int64_t until,
+			 const char *source_id, lav_ingest_done_cb done, void *arg)
+{
+	in->backfill = (struct backfill_state){.active = true,
+					       .done = done,
+					       .arg = arg,
+					       .since = since,
+					       .until = until,
+					       .source_id = source_id};
 	for (size_t i = 0; i < in->nseries; i++) {
 		struct series_rt *s = &in->series[i];
 		if (source_id && strcmp(s->f->source_id, source_id) != 0)
 			continue;
-		if (!lav_series_active(s)) {
-			if (in->mode == LAV_SOURCE_SHADOW)
-				lav_warn(&in->srv->log, "backfill: %s skipped (%s)", s->f->id,
-					 !s->ad ? "no adapter"
-					 : s->src && s->src->no_key ? "no API key"
-								    : "inactive");
-			continue;
-		}
-		if (in->mode == LAV_SOURCE_SHADOW && lav_adapter_history(s->ad) == LAV_HISTORY_NONE) {
+		if (backfill_wants(in, s))
+			in->backfill.pending++;
+		else if (in->mode == LAV_SOURCE_SHADOW && lav_series_active(s))
 			lav_info(&in->srv->log,
 				 "backfill: %s skipped: %s serves only the current value", s->f->id,
 				 s->f->source_id);
-			continue;
-		}
-		in->backfill.pending++;
+		else if (in->mode == LAV_SOURCE_SHADOW)
+			lav_warn(&in->srv->log, "backfill: %s skipped (%s)", s->f->id,
+				 !s->ad ? "no adapter"
+				 : s->src && s->src->no_key ? "no API key"
+							    : "inactive");
 	}
 	if (in->backfill.pending == 0) {
 		in->backfill.active = false;
 		done(arg, 0, 0);
-		return true;
+		return;
 	}
-	in->backfill.since = since;
-	in->backfill.until = until;
-	in->backfill.source_id = source_id;
 	in->backfill.deadline = lav_now_us() + 30 * LAV_US_PER_S;
 	in->backfill.wait = evtimer_new(in->srv->base, on_backfill_wait, in);
 	on_backfill_wait(-1, 0, in);
-	return true;
 }
 
 /* ---- status ---- */

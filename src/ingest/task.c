@@ -69,12 +69,6 @@ static bool is_mock(const struct task *t)
 	return t->s->in->mode == LAV_SOURCE_MOCK;
 }
 
-static bool expected_slot(const struct series_rt *s, int64_t ts)
-{
-	struct lav_range r;
-	return lav_gaps_find(&s->gap, NULL, 0, ts, ts + 1, &r, 1) == 1;
-}
-
 /* ---- mock ---- */
 
 /* The next chunk of mock points of the current range; only slots already
@@ -93,7 +87,7 @@ static void mock_chunk(struct task *t)
 			ts = r->until; /* later slots are not published either */
 			break;
 		}
-		if (!expected_slot(s, ts))
+		if (!lav_gaps_expected(&s->gap, ts))
 			continue;
 		double v = lav_mock_value(&srv->catalog, f, s->polarity, srv->cfg.mock_seed, ts);
 		lav_obs_push(&t->obs, ts, lav_mock_available_at(f, ts), v);
