@@ -4,7 +4,6 @@
  * from the fetch, and the outlier rule over the points just before each one
  * (the batch's own predecessors included, so a long backfill is judged
  * point by point, not against a window from before it began). */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -5,22 +5,16 @@
 #include "lav/ingest.h"
 
 #include <event2/event.h>
-#include <inttypes.h>
-#include <math.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ingest_impl.h"
-#include "lav/auth.h"
 #include "lav/server.h"
 #include "lav/store.h"
 #include "lav/timefmt.h"
 
 #define TICK_MS 250
-#define MAX_GAP_RANGES 64
-#define EMIT_CHUNK 5000
 
 static const char *const MODE_NAMES[] = {"mock", "shadow", "off"};
 
