@@ -47,6 +47,10 @@ struct lav_source {
 	char *key; /* LAV_SOURCE_<ID>_KEY; a secret: never logged or served */
 };
 
+/* The source id a feature names when lavd itself computes it (the score and
+ * components of the semáforo); it is not a datasources.json entry. */
+#define LAV_SOURCE_SELF "lav"
+
 struct lav_derived {
 	char *op;
 	char **inputs;
@@ -74,6 +78,8 @@ struct lav_feature {
 	int64_t publication_delay_ms;
 	enum lav_dtype dtype;
 	struct lav_derived *derived; /* NULL unless computed by lav */
+	bool computed; /* source "lav": written by lavd itself (the semáforo), never
+			* ingested nor accepted from publishers */
 	int version;
 	json_t *spec; /* normalized spec (defaults filled in), owned */
 };

@@ -46,6 +46,10 @@ struct lav_regime_params {
 void lav_regime_params_from(const struct lav_liq_config *liq, double freshness_ratio,
 			    struct lav_regime_params *out);
 
+/* Grid point t reads only values with ts in (horizon, t]: horizon = t -
+ * window - trend_lookback. */
+int64_t lav_regime_horizon(const struct lav_regime_params *p, int64_t t);
+
 /* Step 1: z-score of one feed at T over the as-of window (T - window, T]. */
 void lav_feed_signal_at(const struct lav_feed_view *v, int64_t t,
 			const struct lav_regime_params *p, struct lav_feed_signal *out);

@@ -127,6 +127,11 @@ bool lav_point_parse(const json_t *obj, const struct lav_catalog *cat, int64_t n
 	if (!out->feature)
 		REJECT("unknown_feature", "field \"featureId\": \"%.128s\" is not in the catalog",
 		       json_string_value(fid));
+	if (out->feature->computed)
+		REJECT("computed_feature",
+		       "field \"featureId\": \"%.128s\" is computed by lavd (source \"lav\") and "
+		       "cannot be published",
+		       out->feature->id);
 	json_t *ent = json_object_get(obj, "entity");
 	if (ent && !json_is_null(ent)) {
 		if (!json_is_string(ent) || !entity_ok(json_string_value(ent)) ||

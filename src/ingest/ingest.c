@@ -140,7 +140,7 @@ struct lav_ingest *lav_ingest_new(struct lav_server *srv)
 		s->f = f;
 		s->polarity = polarity(&srv->liq, f->id);
 		s->ad = lav_adapter_for(f, err, sizeof(err));
-		if (!s->ad && in->mode == LAV_SOURCE_SHADOW)
+		if (!s->ad && in->mode == LAV_SOURCE_SHADOW && !f->computed)
 			lav_warn(&srv->log, "ingest: %s: not polled: %s", f->id, err);
 		for (size_t k = 0; k < in->nsources; k++)
 			if (strcmp(in->sources[k].src->id, f->source_id) == 0)
@@ -160,6 +160,8 @@ struct lav_ingest *lav_ingest_new(struct lav_server *srv)
 bool lav_series_active(const struct series_rt *s)
 {
 	struct lav_ingest *in = s->in;
+	if (s->f->computed)
+		return false; /* the semáforo writes it */
 	if (in->mode == LAV_SOURCE_MOCK)
 		return true;
 	if (in->mode == LAV_SOURCE_OFF || !s->ad || !s->src)

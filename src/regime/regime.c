@@ -71,11 +71,31 @@ bool lav_feed_asof(const struct lav_feed_view *v, int64_t t, double *value, int6
 	return p != NULL;
 }
 
+int64_t lav_regime_horizon(const struct lav_regime_params *p, int64_t t)
+{
+	return t - p->window_us - p->trend_lookback_us;
+}
+
+/* As of t, ignoring values at or before the horizon (docs/semaforo.md): a
+ * grid point depends only on (horizon, t], so the hot window and a range
+ * loaded from PostgreSQL give the same answer. */
+static bool asof_within(const struct lav_feed_view *v, int64_t t, int64_t horizon, double *value,
+			int64_t *ts)
+{
+	double x;
+	int64_t at;
+	if (!lav_feed_asof(v, t, &x, &at) || at <= horizon)
+		return false;
+	*value = x;
+	*ts = at;
+	return true;
+}
+
 void lav_feed_signal_at(const struct lav_feed_view *v, int64_t t,
 			const struct lav_regime_params *p, struct lav_feed_signal *out)
 {
 	memset(out, 0, sizeof(*out));
-	out->present = lav_feed_asof(v, t, &out->x, &out->ts);
+	out->present = asof_within(v, t, lav_regime_horizon(p, t), &out->x, &out->ts);
 	if (!out->present)
 		return;
 	out->stale = (double)(t - out->ts) > (double)v->ttl_us * p->freshness_ratio;
@@ -114,12 +134,12 @@ void lav_feed_signal_at(const struct lav_feed_view *v, int64_t t,
 }
 
 /* X↑: X as of t above X as of t - lookback; false when either is missing. */
-static bool rising(const struct lav_feed_view *v, int64_t t, int64_t lookback)
+static bool rising(const struct lav_feed_view *v, int64_t t, int64_t lookback, int64_t horizon)
 {
 	double now, then;
 	int64_t ts;
-	return lav_feed_asof(v, t, &now, &ts) && lav_feed_asof(v, t - lookback, &then, &ts) &&
-	       now > then;
+	return asof_within(v, t, horizon, &now, &ts) &&
+	       asof_within(v, t - lookback, horizon, &then, &ts) && now > then;
 }
 
 void lav_regime_eval(const struct lav_regime_inputs *in, const struct lav_regime_params *p,
@@ -162,14 +182,14 @@ void lav_regime_eval(const struct lav_regime_inputs *in, const struct lav_regime
 
 	/* step 5: the rules' inputs as of t */
 	double v0, v1;
-	int64_t ts;
-	bool h0 = lav_feed_asof(&in->etf[0], t, &v0, &ts);
-	bool h1 = lav_feed_asof(&in->etf[1], t, &v1, &ts);
+	int64_t ts, h = lav_regime_horizon(p, t);
+	bool h0 = asof_within(&in->etf[0], t, h, &v0, &ts);
+	bool h1 = asof_within(&in->etf[1], t, h, &v1, &ts);
 	out->etf_present = h0 || h1;
 	out->etf = (h0 ? v0 : 0) + (h1 ? v1 : 0);
-	out->stables_present = lav_feed_asof(&in->stables_yoy, t, &out->stables_yoy, &ts);
-	out->rrp_up = rising(&in->rrp, t, p->trend_lookback_us);
-	out->tga_up = rising(&in->tga, t, p->trend_lookback_us);
+	out->stables_present = asof_within(&in->stables_yoy, t, h, &out->stables_yoy, &ts);
+	out->rrp_up = rising(&in->rrp, t, p->trend_lookback_us, h);
+	out->tga_up = rising(&in->tga, t, p->trend_lookback_us, h);
 	bool etf_pos = out->etf_present && out->etf > 0;
 	bool etf_neg = out->etf_present && out->etf < 0;
 	if (s > p->theta_hi && etf_pos && out->stables_present && out->stables_yoy > 0)

@@ -186,7 +186,10 @@ static void parse_source(struct ctx *c, const json_t *obj, struct lav_feature *f
 	static const char *const allowed[] = {"id", "class", "schema", "series", NULL};
 	check_unknown(c, src, "source.", allowed);
 	const char *id = req_string(c, src, "id", "source.id", true);
-	if (id) {
+	if (id && strcmp(id, LAV_SOURCE_SELF) == 0) {
+		f->computed = true;
+		f->source_id = lav_xstrdup(id);
+	} else if (id) {
 		bool found = false;
 		for (size_t i = 0; i < nsources; i++)
 			found |= strcmp(sources[i].id, id) == 0;

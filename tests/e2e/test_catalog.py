@@ -27,7 +27,7 @@ def test_catalog_json_full(lavd, catalog_spec):
     doc = get_catalog(lavd)
     assert isinstance(doc["version"], int) and doc["version"] >= 1
     assert ids_of(doc) == sorted(f["id"] for f in catalog_spec), "features must be all shipped ids, sorted by id"
-    assert len(doc["features"]) == len(catalog_spec) == 22
+    assert len(doc["features"]) == len(catalog_spec) == 26
     by_id = {f["id"]: f for f in doc["features"]}
     for spec in catalog_spec:
         want = lh.spec_with_defaults(spec)

@@ -713,6 +713,14 @@ Test(dq_shipped, a_mid_range_point_for_every_feature)
 		const char *cd = NULL;
 		char m[256] = "";
 		ok = lav_point_parse(o, &c, now, &pin, &cd, m, sizeof(m));
+		if (f->computed) {
+			/* the semáforo's outputs are written by lavd only */
+			cr_assert_not(ok, "%s accepted from a publisher", f->id);
+			cr_assert_str_eq(cd, "computed_feature");
+			cr_assert(strstr(m, f->id), "%s", m);
+			json_decref(o);
+			continue;
+		}
 		cr_assert(ok, "%s: %s %s", f->id, cd, m);
 		cr_assert_not(pin.flagged, "%s flagged", f->id);
 		cr_assert_eq(pin.feature, f);

@@ -413,14 +413,25 @@ Test(zscore, insufficient)
 	cr_assert(s.sufficient);
 	NEAR(s.z, 0.70710678118654757);
 
-	/* x older than the window: present, nothing in the window */
+	/* x older than the window (10h) but after the horizon (window +
+	 * lookback = 15h): present, nothing in the window */
 	feed_init(&f, H);
-	HOURLY(&f, T0 - 20 * H, 1, 2, 3);
+	HOURLY(&f, T0 - 12 * H, 1, 2, 3);
 	p = params();
 	sig(&f, T0, &p, &s);
 	cr_assert(s.present && !s.sufficient);
 	cr_assert_eq(s.nobs, 0);
-	cr_assert(s.x == 3 && s.ts == T0 - 20 * H);
+	cr_assert(s.x == 3 && s.ts == T0 - 12 * H);
+
+	/* x at or before the horizon T0 - 15h is not read at all */
+	feed_init(&f, H);
+	HOURLY(&f, T0 - 15 * H, 1, 2, 3);
+	sig(&f, T0, &p, &s);
+	cr_assert_not(s.present, "a value at the horizon is out of reach");
+	feed_init(&f, H);
+	HOURLY(&f, T0 - 15 * H + 1, 1, 2, 3);
+	sig(&f, T0, &p, &s);
+	cr_assert(s.present && s.x == 3, "1 µs after the horizon is in reach");
 
 	/* nothing at all */
 	feed_init(&f, H);
@@ -995,7 +1006,7 @@ Test(candidate, verde_and_its_blockers)
 	rules_init(&r, SCORE_UP);
 	one_point(&r.btc, T0 - 3 * H, 100);
 	one_point(&r.eth, T0 - H, 50);
-	one_point(&r.stables, T0 - 24 * H, 0.05);
+	one_point(&r.stables, T0 - 12 * H, 0.05);
 	cr_assert_eq(candidate(&r, &p, &out), LAV_VERDE);
 	cr_assert(out.smoothed == 1.5);
 	cr_assert(out.etf_present && out.etf == 150, "etf %g", out.etf);
@@ -1208,6 +1219,9 @@ static void run_machine(struct machine *m, const char *pattern, int64_t confirm_
 	inputs_init(&empty);
 	struct lav_regime_params p = params();
 	p.window_us = 4 * H;
+	/* a long lookback keeps the one btc point (T0 - 10h) within every grid
+	 * point's horizon t - window - lookback */
+	p.trend_lookback_us = 100 * H;
 	p.confirm_us = confirm_us;
 	m->carry = fresh_carry();
 	for (size_t k = 0; k < n; k++) {
