@@ -24,6 +24,7 @@
 #include "lav/migrate.h"
 #include "lav/pg.h"
 #include "lav/redis.h"
+#include "lav/semaforo.h"
 #include "lav/server.h"
 #include "lav/store.h"
 #include "lav/timefmt.h"
@@ -110,6 +111,11 @@ static int prepare_database(struct lav_server *srv)
 		return 2;
 	}
 	if (srv->store && !lav_store_load(srv->store, c, err, sizeof(err))) {
+		lav_error(&srv->log, "%s", err);
+		PQfinish(c);
+		return 1;
+	}
+	if (srv->semaforo && !lav_semaforo_load(srv->semaforo, c, err, sizeof(err))) {
 		lav_error(&srv->log, "%s", err);
 		PQfinish(c);
 		return 1;
@@ -204,6 +210,7 @@ static int serve(struct lav_server *srv)
 	lav_store_start(srv->store);
 	srv->ingest = lav_ingest_new(srv);
 	lav_ingest_start(srv->ingest);
+	lav_semaforo_start(srv->semaforo);
 	lav_info(&srv->log,
 		 "lavd %s listening on %s:%d (auth %s, source mode %s, %zu features, catalog "
 		 "version %lld)",
@@ -214,12 +221,15 @@ static int serve(struct lav_server *srv)
 	event_base_dispatch(srv->base);
 	lav_info(&srv->log, "stopped");
 	lav_http_close_all(srv);
-	/* the store first: its closing callbacks end the ingestion tasks that
-	 * wait on it, while those tasks still exist */
+	/* the store first: its closing callbacks end the ingestion tasks and
+	 * semáforo writes that wait on it, while those still exist */
+	lav_semaforo_stop(srv->semaforo);
 	lav_store_free(srv->store);
 	srv->store = NULL;
 	lav_ingest_free(srv->ingest);
 	srv->ingest = NULL;
+	lav_semaforo_free(srv->semaforo);
+	srv->semaforo = NULL;
 	lav_health_stop(srv);
 	lav_redis_free(srv->redis);
 	srv->redis = NULL;
@@ -400,12 +410,16 @@ int main(int argc, char **argv)
 			init_identity(&srv);
 			srv.store = lav_store_new(&srv);
 		}
+		if (serving)
+			srv.semaforo = lav_semaforo_new(&srv);
 		rc = prepare_database(&srv);
 		if (rc == 0 && serving)
 			rc = serve(&srv);
 		else if (rc == 0 && is_backfill)
 			rc = backfill(&srv, &bf);
+		lav_semaforo_stop(srv.semaforo);
 		lav_store_free(srv.store);
+		lav_semaforo_free(srv.semaforo);
 	}
 	lav_strmap_foreach(&srv.rate_buckets, i) free(srv.rate_buckets.slots[i].value);
 	lav_strmap_free(&srv.rate_buckets);

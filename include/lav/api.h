@@ -27,6 +27,11 @@ void lav_api_catalog_validate(struct lav_server *srv, struct lav_request *req);
 void lav_api_latest(struct lav_server *srv, struct lav_request *req);
 void lav_api_publish(struct lav_server *srv, struct lav_request *req);
 void lav_api_query(struct lav_server *srv, struct lav_request *req);
+void lav_api_regime_latest(struct lav_server *srv, struct lav_request *req);
+void lav_api_scoreboard(struct lav_server *srv, struct lav_request *req);
+void lav_api_hints(struct lav_server *srv, struct lav_request *req);
+void lav_api_history(struct lav_server *srv, struct lav_request *req);
+void lav_api_replay(struct lav_server *srv, struct lav_request *req);
 
 /* 503 with Retry-After when PostgreSQL-backed work cannot run; false then. */
 bool lav_api_store_ready(struct lav_server *srv, struct lav_request *req);

@@ -49,6 +49,7 @@ struct lav_config {
 	size_t source_max_bytes;
 	bool has_grid_step; /* LIQ_SCORE_GRID_STEP set: overrides grid.step */
 	int64_t grid_step_ms;
+	int64_t grid_delay_ms; /* LIQ_SCORE_GRID_DELAY; -1 unset: min(10 s, step / 10) */
 
 	/* HTTP limits */
 	size_t max_body_bytes;

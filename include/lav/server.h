@@ -19,6 +19,7 @@ struct lav_pg;
 struct lav_redis;
 struct lav_store;
 struct lav_ingest;
+struct lav_semaforo;
 
 struct lav_server {
 	struct event_base *base;
@@ -49,6 +50,7 @@ struct lav_server {
 	struct lav_redis *redis;
 	struct lav_store *store;
 	struct lav_ingest *ingest;
+	struct lav_semaforo *semaforo;
 
 	/* identity and clocks */
 	char cid_prefix[17];

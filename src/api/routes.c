@@ -12,6 +12,12 @@ static const struct lav_route ROUTES[] = {
 	{"/api/features/v1/latest", LAV_M(HTTP_GET), LAV_SCOPE_READER, lav_api_latest},
 	{"/api/features/v1/publish", LAV_M(HTTP_POST), LAV_SCOPE_PUBLISHER, lav_api_publish},
 	{"/api/features/v1/query", LAV_M(HTTP_POST), LAV_SCOPE_READER, lav_api_query},
+	{"/api/liquidity/v1/regime/latest", LAV_M(HTTP_GET), LAV_SCOPE_READER,
+	 lav_api_regime_latest},
+	{"/api/liquidity/v1/scoreboard", LAV_M(HTTP_GET), LAV_SCOPE_READER, lav_api_scoreboard},
+	{"/api/liquidity/v1/hints", LAV_M(HTTP_GET), LAV_SCOPE_READER, lav_api_hints},
+	{"/api/liquidity/v1/history", LAV_M(HTTP_GET), LAV_SCOPE_READER, lav_api_history},
+	{"/api/liquidity/v1/replay", LAV_M(HTTP_POST), LAV_SCOPE_ADMIN, lav_api_replay},
 };
 
 void lav_api_dispatch(struct lav_server *srv, struct lav_request *req)

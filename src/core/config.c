@@ -29,6 +29,7 @@ static const char HELP[] =
 	"LAV_SOURCE_BREAKER_OPEN_MS          300000          how long an open source rests\n"
 	"LAV_SOURCE_MAX_BYTES                67108864        largest upstream response body\n"
 	"LIQ_SCORE_GRID_STEP                 1h              semáforo grid step (1s and up)\n"
+	"LIQ_SCORE_GRID_DELAY                min(10s,step/10) wait after a grid boundary before evaluating it\n"
 	"LAV_MAX_BODY_BYTES                  8388608         largest request body (413 above)\n"
 	"LAV_MAX_HEADER_BYTES                16384           request line + headers (431 above)\n"
 	"LAV_MAX_CONNECTIONS                 16384           concurrent client connections (503 above)\n"
@@ -349,6 +350,12 @@ bool lav_config_load(struct lav_config *c, lav_env_get get, void *arg, char *err
 		return fail(&e, "LIQ_SCORE_GRID_STEP", step,
 			    "must be a whole number of seconds that divides a day (1s, 5m, 1h, "
 			    "1d)");
+	const char *delay = val(&e, "LIQ_SCORE_GRID_DELAY");
+	c->grid_delay_ms = -1;
+	if (delay && (!lav_duration_parse(delay, true, &c->grid_delay_ms) ||
+		      c->grid_delay_ms > 86400000LL))
+		return fail(&e, "LIQ_SCORE_GRID_DELAY", delay,
+			    "must be a duration from 0s to 1d (0s, 250ms, 30s, 5m)");
 
 	if (!get_int(&e, "LAV_MAX_BODY_BYTES", 8 << 20, 1024, 1LL << 30, &n))
 		return false;

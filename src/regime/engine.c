@@ -1,0 +1,883 @@
+/* The semáforo on the loop. Work is a FIFO of jobs run one at a time, so
+ * grid points are evaluated strictly in order whatever mix of timer ticks,
+ * catch-up and replays arrives:
+ *   advance: every grid point due since the last one (catch-up is simply a
+ *            long advance), from the hot series when they hold everything a
+ *            grid point can read, else from a range loaded from PostgreSQL;
+ *   replay:  a range re-evaluated from PostgreSQL, continuing the carry of
+ *            the stored row before it, replacing the range's rows.
+ * Writes are a second FIFO: each batch publishes the score and components as
+ * features through the store (conflicts become revisions), then upserts its
+ * regime_history rows. Live batches that fail are retried; a replay's
+ * failure is reported to its caller. */
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lav/dq.h"
+#include "lav/semaforo.h"
+#include "lav/server.h"
+#include "lav/store.h"
+#include "lav/timefmt.h"
+
+#define MAX_FEEDS (LAV_NCOMP * LAV_REGIME_MAX_FEEDS + 5)
+#define RETRY_US (2 * LAV_US_PER_S)
+/* Unsaved live rows kept for retries while PostgreSQL is away. */
+#define PENDING_MAX 100000
+
+static const char *const COMP_FEATURE[LAV_NCOMP] = {
+	"liquidity/component/gl", "liquidity/component/cn", "liquidity/component/mp"};
+
+static const char LOAD_SQL[] =
+	"SELECT feature_id, (extract(epoch FROM ts) * 1000000)::int8,"
+	" (extract(epoch FROM available_at) * 1000000)::int8, value FROM features_values"
+	" WHERE feature_id = ANY($1::text[]) AND entity = ''"
+	" AND ts > ('epoch'::timestamptz + $2::int8 * interval '1 microsecond')"
+	" AND ts < ('epoch'::timestamptz + $3::int8 * interval '1 microsecond')"
+	" AND available_at < ('epoch'::timestamptz + $3::int8 * interval '1 microsecond')"
+	" ORDER BY feature_id, ts, available_at";
+
+struct feed {
+	const char *id;
+	const struct lav_feature *f; /* NULL: not in the catalog (never has data) */
+};
+
+/* Every feed's points over one range, as struct lav_series holds them. */
+struct loaded {
+	struct lav_point *pts[MAX_FEEDS];
+	size_t n[MAX_FEEDS], cap[MAX_FEEDS];
+};
+
+enum job_kind { JOB_ADVANCE, JOB_REPLAY };
+
+struct job {
+	struct lav_semaforo *sf;
+	enum job_kind kind;
+	int64_t from, until; /* grid points from <= T < until */
+	struct lav_regime_carry carry;
+	struct loaded data;
+	struct lav_regime_row *rows;
+	size_t nrows;
+	struct lav_regime_point last; /* newest valid point, when nrows > 0 */
+	struct lav_replay_result res;
+	lav_replay_cb cb;
+	void *arg;
+	struct job *next;
+};
+
+struct write {
+	struct lav_semaforo *sf;
+	struct lav_regime_row *rows;
+	size_t n;
+	bool replace; /* also delete the range's other rows */
+	int64_t since, until;
+	struct job *job; /* a replay to finish, or NULL (live rows: retried) */
+	/* feature points of this batch: row index and kind (0 score, 1 + c) */
+	size_t *pt_row;
+	unsigned char *pt_kind;
+	size_t npts;
+	struct write *next;
+};
+
+struct lav_semaforo {
+	struct lav_server *srv;
+	struct lav_regime_params params;
+	int64_t step_us, delay_us;
+	struct feed feeds[MAX_FEEDS];
+	size_t nfeeds;
+	int comp_feed[LAV_NCOMP][LAV_REGIME_MAX_FEEDS];
+	int etf_feed[2], stables_feed, rrp_feed, tga_feed; /* -1: none */
+	const struct lav_feature *score_f, *comp_f[LAV_NCOMP];
+
+	struct lav_regime_carry carry;
+	int64_t next_ts; /* the next grid point to evaluate */
+	bool has_latest;
+	struct lav_regime_point latest;
+	int64_t latest_at;
+	bool latest_lacks_signals; /* restored from regime_history */
+
+	struct event *timer, *retry_timer;
+	struct job *jobs, *jobs_tail; /* head is running when running */
+	bool running;
+	struct write *writes, *writes_tail; /* head in flight when writing */
+	bool writing;
+	size_t npending; /* live rows queued or in flight */
+	bool closing;
+};
+
+static void kick(struct lav_semaforo *sf);
+static void write_next(struct lav_semaforo *sf);
+
+/* ---- set-up ---- */
+
+static int feed_index(struct lav_semaforo *sf, const char *id)
+{
+	if (!id)
+		return -1;
+	for (size_t i = 0; i < sf->nfeeds; i++)
+		if (strcmp(sf->feeds[i].id, id) == 0)
+			return (int)i;
+	if (sf->nfeeds == MAX_FEEDS)
+		return -1;
+	sf->feeds[sf->nfeeds] =
+		(struct feed){.id = id, .f = lav_catalog_find(&sf->srv->catalog, id)};
+	return (int)sf->nfeeds++;
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	kick(arg);
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	write_next(arg);
+}
+
+struct lav_semaforo *lav_semaforo_new(struct lav_server *srv)
+{
+	struct lav_semaforo *sf = lav_xcalloc(1, sizeof(*sf));
+	const struct lav_liq_config *liq = &srv->liq;
+	sf->srv = srv;
+	lav_regime_params_from(liq, srv->cfg.dq_freshness_max_ratio, &sf->params);
+	sf->step_us = liq->grid_step_ms * LAV_US_PER_MS;
+	int64_t delay_ms = srv->cfg.grid_delay_ms;
+	if (delay_ms < 0)
+		delay_ms = liq->grid_step_ms / 10 < 10000 ? liq->grid_step_ms / 10 : 10000;
+	sf->delay_us = delay_ms * LAV_US_PER_MS;
+	for (int c = 0; c < LAV_NCOMP; c++)
+		for (size_t f = 0; f < liq->comp[c].nfeeds && f < LAV_REGIME_MAX_FEEDS; f++)
+			sf->comp_feed[c][f] = feed_index(sf, liq->comp[c].feeds[f].feature_id);
+	sf->etf_feed[0] = feed_index(sf, liq->etf_flows[0]);
+	sf->etf_feed[1] = feed_index(sf, liq->etf_flows[1]);
+	sf->stables_feed = feed_index(sf, liq->stables_yoy);
+	sf->rrp_feed = feed_index(sf, liq->rrp);
+	sf->tga_feed = feed_index(sf, liq->tga);
+	sf->score_f = lav_catalog_find(&srv->catalog, liq->score_id);
+	for (int c = 0; c < LAV_NCOMP; c++)
+		sf->comp_f[c] = lav_catalog_find(&srv->catalog, COMP_FEATURE[c]);
+	sf->carry = (struct lav_regime_carry){.state = LAV_REGIME_NONE,
+					      .run_candidate = LAV_REGIME_NONE};
+	return sf;
+}
+
+static int64_t grid_floor(const struct lav_semaforo *sf, int64_t t)
+{
+	int64_t q = t / sf->step_us;
+	if (t % sf->step_us < 0)
+		q--;
+	return q * sf->step_us;
+}
+
+static int64_t grid_ceil(const struct lav_semaforo *sf, int64_t t)
+{
+	int64_t f = grid_floor(sf, t);
+	return f == t ? t : f + sf->step_us;
+}
+
+/* {"id1","id2"} for $1::text[] (catalog ids need no escaping, but quote). */
+static char *feed_array(const struct lav_semaforo *sf)
+{
+	struct lav_buf b = LAV_BUF_INIT;
+	lav_buf_putc(&b, '{');
+	for (size_t i = 0; i < sf->nfeeds; i++) {
+		lav_buf_printf(&b, "%s\"", i ? "," : "");
+		for (const char *p = sf->feeds[i].id; *p; p++) {
+			if (*p == '"' || *p == '\\')
+				lav_buf_putc(&b, '\\');
+			lav_buf_putc(&b, *p);
+		}
+		lav_buf_putc(&b, '"');
+	}
+	lav_buf_putc(&b, '}');
+	return lav_buf_cstr(&b);
+}
+
+bool lav_semaforo_load(struct lav_semaforo *sf, PGconn *conn, char *err, size_t errlen)
+{
+	PGresult *r = PQexecParams(conn, LAV_REGIME_LAST_SQL, 0, NULL, NULL, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		snprintf(err, errlen, "regime_history: %s", PQresultErrorMessage(r));
+		PQclear(r);
+		return false;
+	}
+	struct lav_regime_row row;
+	if (PQntuples(r) == 1 && lav_regime_row_parse(r, 0, &row)) {
+		lav_regime_row_carry(&row, &sf->carry);
+		sf->next_ts = grid_floor(sf, row.ts) + sf->step_us;
+		struct lav_regime_point *p = &sf->latest;
+		memset(p, 0, sizeof(*p));
+		p->ts = row.ts;
+		p->valid = true;
+		p->raw = row.raw;
+		p->smoothed = row.smoothed;
+		p->score = row.score;
+		p->confidence = row.confidence;
+		for (int c = 0; c < LAV_NCOMP; c++) {
+			p->comp_available[c] = row.comp_available[c];
+			p->comp[c] = row.comp[c];
+		}
+		p->candidate = row.candidate;
+		p->state = row.state;
+		p->flip = row.flip;
+		p->from = row.from;
+		sf->has_latest = true;
+		sf->latest_at = row.computed_at;
+		sf->latest_lacks_signals = true;
+		PQclear(r);
+		return true;
+	}
+	PQclear(r);
+	/* nothing stored: start at the earliest data, or at the current
+	 * boundary when there is none (older data is for replay) */
+	char *ids = feed_array(sf);
+	const char *params[] = {ids};
+	r = PQexecParams(conn,
+			 "SELECT (extract(epoch FROM min(ts)) * 1000000)::int8 FROM features_values"
+			 " WHERE feature_id = ANY($1::text[]) AND entity = ''",
+			 1, NULL, params, NULL, NULL, 0);
+	free(ids);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		snprintf(err, errlen, "semáforo feeds: %s", PQresultErrorMessage(r));
+		PQclear(r);
+		return false;
+	}
+	sf->next_ts = PQgetisnull(r, 0, 0) ? grid_floor(sf, lav_now_us())
+					   : grid_ceil(sf, atoll(PQgetvalue(r, 0, 0)));
+	PQclear(r);
+	return true;
+}
+
+/* ---- evaluation ---- */
+
+static int64_t ttl_us(const struct feed *fd)
+{
+	return fd->f ? fd->f->ttl_ms * LAV_US_PER_MS : 0;
+}
+
+/* Views of the hot series, or false when one of them may lack a point that
+ * grid point `from` (or a later one) can read. */
+static bool hot_views(struct lav_semaforo *sf, int64_t from, struct lav_feed_view *views)
+{
+	struct lav_series_index *ix = lav_store_series(sf->srv->store);
+	int64_t horizon = lav_regime_horizon(&sf->params, from);
+	for (size_t k = 0; k < sf->nfeeds; k++) {
+		const struct lav_series *s = lav_series_get(ix, sf->feeds[k].id, "");
+		views[k] = (struct lav_feed_view){.ttl_us = ttl_us(&sf->feeds[k])};
+		if (!s)
+			continue;
+		/* a full window has dropped points at or before its first ts */
+		if (s->max_points && s->n >= s->max_points && s->pts[0].ts > horizon)
+			return false;
+		views[k].pts = s->pts;
+		views[k].n = s->n;
+	}
+	return true;
+}
+
+static void loaded_views(struct lav_semaforo *sf, const struct loaded *d,
+			 struct lav_feed_view *views)
+{
+	for (size_t k = 0; k < sf->nfeeds; k++)
+		views[k] = (struct lav_feed_view){
+			.pts = d->pts[k], .n = d->n[k], .ttl_us = ttl_us(&sf->feeds[k])};
+}
+
+static void inputs_of(const struct lav_semaforo *sf, const struct lav_feed_view *views,
+		      struct lav_regime_inputs *in)
+{
+	const struct lav_liq_config *liq = &sf->srv->liq;
+	static const struct lav_feed_view none = {0};
+	memset(in, 0, sizeof(*in));
+	for (int c = 0; c < LAV_NCOMP; c++) {
+		size_t n = liq->comp[c].nfeeds < LAV_REGIME_MAX_FEEDS ? liq->comp[c].nfeeds
+								      : LAV_REGIME_MAX_FEEDS;
+		in->nfeeds[c] = n;
+		for (size_t f = 0; f < n; f++) {
+			int k = sf->comp_feed[c][f];
+			in->comp[c][f] = k >= 0 ? views[k] : none;
+			in->weight[c][f] = liq->comp[c].feeds[f].weight;
+		}
+	}
+	in->etf[0] = sf->etf_feed[0] >= 0 ? views[sf->etf_feed[0]] : none;
+	in->etf[1] = sf->etf_feed[1] >= 0 ? views[sf->etf_feed[1]] : none;
+	in->stables_yoy = sf->stables_feed >= 0 ? views[sf->stables_feed] : none;
+	in->rrp = sf->rrp_feed >= 0 ? views[sf->rrp_feed] : none;
+	in->tga = sf->tga_feed >= 0 ? views[sf->tga_feed] : none;
+}
+
+/* Evaluates every grid point of the job's range from views. */
+static void evaluate(struct lav_semaforo *sf, struct job *j, const struct lav_feed_view *views)
+{
+	struct lav_regime_inputs in;
+	inputs_of(sf, views, &in);
+	int64_t now = lav_now_us();
+	size_t npoints = j->until > j->from ? (size_t)((j->until - j->from) / sf->step_us) : 0;
+	j->rows = lav_xcalloc(npoints ? npoints : 1, sizeof(*j->rows));
+	struct lav_regime_point *pt = lav_xmalloc(sizeof(*pt));
+	for (int64_t t = j->from; t < j->until; t += sf->step_us) {
+		j->res.evaluated++;
+		lav_regime_eval(&in, &sf->params, t, &j->carry, pt);
+		if (!pt->valid)
+			continue;
+		lav_regime_row_from(&j->rows[j->nrows++], pt, &j->carry, now);
+		j->res.flips += pt->flip;
+		j->last = *pt;
+	}
+	free(pt);
+	j->res.stored = j->nrows;
+}
+
+/* ---- writes ---- */
+
+static void write_free(struct write *w)
+{
+	free(w->rows);
+	free(w->pt_row);
+	free(w->pt_kind);
+	free(w);
+}
+
+static void job_free(struct job *j)
+{
+	for (size_t k = 0; k < MAX_FEEDS; k++)
+		free(j->data.pts[k]);
+	free(j->rows);
+	free(j);
+}
+
+static void job_done(struct lav_semaforo *sf, struct job *j, const char *err);
+
+/* A write is over: live rows that failed go back to the head for a retry. */
+static void write_done(struct write *w, const char *err, size_t deleted)
+{
+	struct lav_semaforo *sf = w->sf;
+	sf->writing = false;
+	if (err && !w->job && !sf->closing) {
+		lav_warn(&sf->srv->log, "semáforo: storing %zu grid points failed (retrying): %s",
+			 w->n, err);
+		free(w->pt_row);
+		free(w->pt_kind);
+		w->pt_row = NULL;
+		w->pt_kind = NULL;
+		w->npts = 0;
+		struct timeval tv = {RETRY_US / LAV_US_PER_S, 0};
+		evtimer_add(sf->retry_timer, &tv);
+		return;
+	}
+	sf->writes = w->next;
+	if (!sf->writes)
+		sf->writes_tail = NULL;
+	if (!w->job)
+		sf->npending -= w->n;
+	if (w->job) {
+		w->job->res.deleted = deleted;
+		job_done(sf, w->job, err);
+	}
+	write_free(w);
+	if (!sf->closing)
+		write_next(sf);
+}
+
+static void on_upserted(const PGresult *res, const char *err, void *arg)
+{
+	struct write *w = arg;
+	if (!err && (!res || PQresultStatus(res) != PGRES_TUPLES_OK))
+		err = res ? PQresultErrorMessage(res) : "no result";
+	size_t deleted = !err && PQntuples(res) == 1 ? (size_t)atoll(PQgetvalue(res, 0, 0)) : 0;
+	write_done(w, err, deleted);
+}
+
+static void upsert_rows(struct write *w)
+{
+	struct lav_semaforo *sf = w->sf;
+	struct lav_buf json = LAV_BUF_INIT;
+	lav_regime_rows_json(&json, w->rows, w->n);
+	char since[24], until[24];
+	snprintf(since, sizeof(since), "%lld", (long long)w->since);
+	snprintf(until, sizeof(until), "%lld", (long long)w->until);
+	const char *params[] = {lav_buf_cstr(&json), w->replace ? since : NULL,
+				w->replace ? until : NULL};
+	bool queued = lav_store_query(sf->srv->store, LAV_REGIME_UPSERT_SQL, 3, params,
+				      on_upserted, w);
+	lav_buf_free(&json);
+	if (!queued)
+		write_done(w, "PostgreSQL unavailable", 0);
+}
+
+static double point_value(const struct lav_regime_row *r, int kind)
+{
+	return kind == 0 ? r->score : r->comp[kind - 1];
+}
+
+/* The batch's feature points; with `only`, just those indices (revisions
+ * of conflicting points, known from now). */
+static struct lav_point_in *feature_points(struct write *w, const size_t *only, size_t nonly,
+					   size_t *nout)
+{
+	struct lav_semaforo *sf = w->sf;
+	size_t n = only ? nonly : w->npts;
+	struct lav_point_in *pts = lav_xcalloc(n ? n : 1, sizeof(*pts));
+	int64_t now = lav_now_us();
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t k = only ? only[i] : i;
+		const struct lav_regime_row *r = &w->rows[w->pt_row[k]];
+		int kind = w->pt_kind[k];
+		struct lav_point_in *in = &pts[m];
+		in->feature = kind == 0 ? sf->score_f : sf->comp_f[kind - 1];
+		in->point.ts = r->ts;
+		/* a grid point is knowable at its grid time; a changed value
+		 * (a replay over revised data) is a revision known from now */
+		in->point.available_at = only ? (now > r->ts ? now : r->ts + 1) : r->ts;
+		in->point.value = point_value(r, kind);
+		in->point.confidence = kind == 0 ? r->confidence : 1.0;
+		const char *code;
+		char msg[160];
+		if (!lav_point_check(in, true, now, &code, msg, sizeof(msg))) {
+			lav_warn(&sf->srv->log, "semáforo: %s at %lld not stored: %s",
+				 in->feature->id, (long long)r->ts, msg);
+			continue;
+		}
+		m++;
+	}
+	*nout = m;
+	return pts;
+}
+
+static void on_revisions(void *arg, const char *err, const size_t *conflicts, size_t nconflicts)
+{
+	struct write *w = arg;
+	(void)conflicts;
+	(void)nconflicts;
+	if (err) {
+		write_done(w, err, 0);
+		return;
+	}
+	upsert_rows(w);
+}
+
+static void on_features(void *arg, const char *err, const size_t *conflicts, size_t nconflicts)
+{
+	struct write *w = arg;
+	if (err) {
+		write_done(w, err, 0);
+		return;
+	}
+	if (nconflicts == 0 || w->sf->closing) {
+		upsert_rows(w);
+		return;
+	}
+	size_t n;
+	struct lav_point_in *pts = feature_points(w, conflicts, nconflicts, &n);
+	if (n == 0) {
+		free(pts);
+		upsert_rows(w);
+		return;
+	}
+	lav_store_publish(w->sf->srv->store, pts, n, on_revisions, w);
+}
+
+static void write_next(struct lav_semaforo *sf)
+{
+	struct write *w = sf->writes;
+	if (sf->writing || !w || sf->closing)
+		return;
+	sf->writing = true;
+	if (!sf->score_f) {
+		upsert_rows(w);
+		return;
+	}
+	/* score and every available component of every row */
+	w->pt_row = lav_xcalloc(w->n * (1 + LAV_NCOMP) + 1, sizeof(size_t));
+	w->pt_kind = lav_xcalloc(w->n * (1 + LAV_NCOMP) + 1, 1);
+	w->npts = 0;
+	for (size_t i = 0; i < w->n; i++)
+		for (int kind = 0; kind <= LAV_NCOMP; kind++) {
+			if (kind > 0 && (!w->rows[i].comp_available[kind - 1] || !sf->comp_f[kind - 1]))
+				continue;
+			w->pt_row[w->npts] = i;
+			w->pt_kind[w->npts++] = (unsigned char)kind;
+		}
+	size_t n;
+	struct lav_point_in *pts = feature_points(w, NULL, 0, &n);
+	if (n == 0) {
+		free(pts);
+		upsert_rows(w);
+		return;
+	}
+	lav_store_publish(sf->srv->store, pts, n, on_features, w);
+}
+
+static void queue_write(struct lav_semaforo *sf, struct write *w)
+{
+	w->sf = sf;
+	if (sf->writes_tail)
+		sf->writes_tail->next = w;
+	else
+		sf->writes = w;
+	sf->writes_tail = w;
+	write_next(sf);
+}
+
+/* ---- jobs ---- */
+
+static void remember_latest(struct lav_semaforo *sf, const struct lav_regime_point *p)
+{
+	sf->latest = *p;
+	sf->has_latest = true;
+	sf->latest_at = lav_now_us();
+	sf->latest_lacks_signals = false;
+}
+
+static void job_done(struct lav_semaforo *sf, struct job *j, const char *err)
+{
+	if (j->kind == JOB_REPLAY && !err && j->until >= sf->next_ts) {
+		/* the replay reached the head: live evaluation continues from it */
+		sf->carry = j->carry;
+		if (j->nrows)
+			remember_latest(sf, &j->last);
+	}
+	if (j->cb)
+		j->cb(j->arg, err, err ? NULL : &j->res);
+	sf->jobs = j->next;
+	if (!sf->jobs)
+		sf->jobs_tail = NULL;
+	sf->running = false;
+	job_free(j);
+	if (!sf->closing)
+		kick(sf);
+}
+
+/* Evaluated: an advance moves the live state now and stores in the
+ * background; a replay finishes when its rows are stored. */
+static void job_evaluated(struct lav_semaforo *sf, struct job *j)
+{
+	if (j->kind == JOB_ADVANCE) {
+		sf->carry = j->carry;
+		sf->next_ts = j->until;
+		if (j->nrows)
+			remember_latest(sf, &j->last);
+		if (j->nrows) {
+			struct write *w = lav_xcalloc(1, sizeof(*w));
+			w->rows = j->rows;
+			w->n = j->nrows;
+			j->rows = NULL;
+			sf->npending += w->n;
+			queue_write(sf, w);
+		}
+		job_done(sf, j, NULL);
+		return;
+	}
+	struct write *w = lav_xcalloc(1, sizeof(*w));
+	w->rows = j->rows;
+	w->n = j->nrows;
+	j->rows = NULL;
+	w->replace = true;
+	w->since = j->from;
+	w->until = j->until;
+	w->job = j;
+	queue_write(sf, w);
+}
+
+/* A failed load: an advance is retried after a pause, a replay reports. */
+static void job_failed(struct lav_semaforo *sf, struct job *j, const char *err)
+{
+	if (j->kind == JOB_REPLAY || sf->closing) {
+		job_done(sf, j, err);
+		return;
+	}
+	lav_warn(&sf->srv->log, "semáforo: loading feeds failed (retrying): %s", err);
+	sf->jobs = j->next;
+	if (!sf->jobs)
+		sf->jobs_tail = NULL;
+	sf->running = false;
+	job_free(j);
+	struct timeval tv = {RETRY_US / LAV_US_PER_S, 0};
+	evtimer_add(sf->timer, &tv);
+}
+
+static void on_loaded(const PGresult *res, const char *err, void *arg)
+{
+	struct job *j = arg;
+	struct lav_semaforo *sf = j->sf;
+	if (!err && (!res || PQresultStatus(res) != PGRES_TUPLES_OK))
+		err = res ? PQresultErrorMessage(res) : "no result";
+	if (!err && sf->closing)
+		err = "shutting down";
+	if (err) {
+		job_failed(sf, j, err);
+		return;
+	}
+	int n = PQntuples(res);
+	int k = -1;
+	const char *cur = NULL;
+	for (int i = 0; i < n; i++) {
+		const char *id = PQgetvalue(res, i, 0);
+		if (!cur || strcmp(cur, id) != 0) {
+			cur = id;
+			k = -1;
+			for (size_t x = 0; x < sf->nfeeds; x++)
+				if (strcmp(sf->feeds[x].id, id) == 0)
+					k = (int)x;
+		}
+		if (k < 0)
+			continue;
+		struct loaded *d = &j->data;
+		if (d->n[k] == d->cap[k]) {
+			d->cap[k] = d->cap[k] ? 2 * d->cap[k] : 256;
+			d->pts[k] = lav_xrealloc(d->pts[k], d->cap[k] * sizeof(struct lav_point));
+		}
+		d->pts[k][d->n[k]++] = (struct lav_point){
+			.ts = atoll(PQgetvalue(res, i, 1)),
+			.available_at = atoll(PQgetvalue(res, i, 2)),
+			.value = strtod(PQgetvalue(res, i, 3), NULL),
+			.confidence = 1,
+		};
+	}
+	struct lav_feed_view views[MAX_FEEDS];
+	loaded_views(sf, &j->data, views);
+	evaluate(sf, j, views);
+	job_evaluated(sf, j);
+}
+
+static void load_range(struct lav_semaforo *sf, struct job *j)
+{
+	char *ids = feed_array(sf);
+	char from[24], until[24];
+	snprintf(from, sizeof(from), "%lld",
+		 (long long)lav_regime_horizon(&sf->params, j->from));
+	snprintf(until, sizeof(until), "%lld", (long long)j->until);
+	const char *params[] = {ids, from, until};
+	bool queued = lav_store_query(sf->srv->store, LOAD_SQL, 3, params, on_loaded, j);
+	free(ids);
+	if (!queued)
+		job_failed(sf, j, "PostgreSQL unavailable");
+}
+
+static void on_carry(const PGresult *res, const char *err, void *arg)
+{
+	struct job *j = arg;
+	struct lav_semaforo *sf = j->sf;
+	if (!err && (!res || PQresultStatus(res) != PGRES_TUPLES_OK))
+		err = res ? PQresultErrorMessage(res) : "no result";
+	if (!err && sf->closing)
+		err = "shutting down";
+	if (err) {
+		job_failed(sf, j, err);
+		return;
+	}
+	struct lav_regime_row row;
+	if (PQntuples(res) == 1 && lav_regime_row_parse(res, 0, &row))
+		lav_regime_row_carry(&row, &j->carry);
+	load_range(sf, j);
+}
+
+static void run(struct lav_semaforo *sf, struct job *j)
+{
+	sf->running = true;
+	if (j->kind == JOB_REPLAY) {
+		char since[24];
+		snprintf(since, sizeof(since), "%lld", (long long)j->from);
+		const char *params[] = {since};
+		if (!lav_store_query(sf->srv->store, LAV_REGIME_BEFORE_SQL, 1, params, on_carry, j))
+			job_failed(sf, j, "PostgreSQL unavailable");
+		return;
+	}
+	j->carry = sf->carry;
+	struct lav_feed_view views[MAX_FEEDS];
+	if (!hot_views(sf, j->from, views)) {
+		load_range(sf, j);
+		return;
+	}
+	evaluate(sf, j, views);
+	job_evaluated(sf, j);
+}
+
+static void enqueue(struct lav_semaforo *sf, struct job *j)
+{
+	j->sf = sf;
+	if (sf->jobs_tail)
+		sf->jobs_tail->next = j;
+	else
+		sf->jobs = j;
+	sf->jobs_tail = j;
+}
+
+/* Runs the next job, or queues an advance when grid points are due, or
+ * sleeps until the next one is. */
+static void kick(struct lav_semaforo *sf)
+{
+	if (sf->running || sf->closing)
+		return;
+	int64_t now = lav_now_us();
+	if (!sf->jobs) {
+		int64_t due = grid_floor(sf, now - sf->delay_us); /* newest evaluable */
+		if (sf->next_ts > due) {
+			int64_t wait = sf->next_ts + sf->delay_us - now;
+			struct timeval tv = {wait / LAV_US_PER_S, wait % LAV_US_PER_S};
+			evtimer_add(sf->timer, &tv);
+			return;
+		}
+		if (sf->npending > PENDING_MAX) {
+			/* PostgreSQL is away: wait for the retries before going on */
+			struct timeval tv = {RETRY_US / LAV_US_PER_S, 0};
+			evtimer_add(sf->timer, &tv);
+			return;
+		}
+		int64_t oldest = due - (LAV_SEMAFORO_CATCHUP_MAX - 1) * sf->step_us;
+		if (sf->next_ts < oldest) {
+			char a[LAV_TIME_STRLEN], b[LAV_TIME_STRLEN];
+			lav_time_format(sf->next_ts, a);
+			lav_time_format(oldest, b);
+			lav_warn(&sf->srv->log,
+				 "semáforo: catch-up limited to %d grid points: %s to %s not evaluated "
+				 "(POST /api/liquidity/v1/replay evaluates them)",
+				 LAV_SEMAFORO_CATCHUP_MAX, a, b);
+			sf->next_ts = oldest;
+		}
+		struct job *j = lav_xcalloc(1, sizeof(*j));
+		j->kind = JOB_ADVANCE;
+		j->from = sf->next_ts;
+		j->until = due + sf->step_us;
+		enqueue(sf, j);
+	}
+	run(sf, sf->jobs);
+}
+
+/* ---- public ---- */
+
+static void fill_signals(struct lav_semaforo *sf)
+{
+	struct lav_feed_view views[MAX_FEEDS];
+	if (!sf->has_latest || !sf->latest_lacks_signals || !hot_views(sf, sf->latest.ts, views))
+		return;
+	struct lav_regime_inputs in;
+	inputs_of(sf, views, &in);
+	struct lav_regime_carry scratch = sf->carry;
+	struct lav_regime_point *p = lav_xmalloc(sizeof(*p));
+	lav_regime_eval(&in, &sf->params, sf->latest.ts, &scratch, p);
+	/* the per-feed part does not depend on the carry */
+	memcpy(sf->latest.signals, p->signals, sizeof(p->signals));
+	memcpy(sf->latest.fresh, p->fresh, sizeof(p->fresh));
+	sf->latest.etf_present = p->etf_present;
+	sf->latest.etf = p->etf;
+	sf->latest.stables_present = p->stables_present;
+	sf->latest.stables_yoy = p->stables_yoy;
+	sf->latest.rrp_up = p->rrp_up;
+	sf->latest.tga_up = p->tga_up;
+	sf->latest_lacks_signals = false;
+	free(p);
+}
+
+void lav_semaforo_start(struct lav_semaforo *sf)
+{
+	char at[LAV_TIME_STRLEN];
+	lav_time_format(sf->next_ts, at);
+	lav_info(&sf->srv->log, "semáforo: %zu feeds, grid %llds (evaluated %lld ms after each boundary), next grid point %s",
+		 sf->nfeeds, (long long)(sf->step_us / LAV_US_PER_S),
+		 (long long)(sf->delay_us / LAV_US_PER_MS), at);
+	sf->timer = evtimer_new(sf->srv->base, on_timer, sf);
+	sf->retry_timer = evtimer_new(sf->srv->base, on_retry, sf);
+	fill_signals(sf);
+	kick(sf);
+}
+
+void lav_semaforo_stop(struct lav_semaforo *sf)
+{
+	if (sf)
+		sf->closing = true;
+}
+
+void lav_semaforo_free(struct lav_semaforo *sf)
+{
+	if (!sf)
+		return;
+	sf->closing = true;
+	while (sf->writes) {
+		struct write *w = sf->writes;
+		sf->writes = w->next;
+		if (w->job) {
+			/* its job is the running one, freed below */
+			w->job = NULL;
+		}
+		write_free(w);
+	}
+	while (sf->jobs) {
+		struct job *j = sf->jobs;
+		sf->jobs = j->next;
+		if (j->cb)
+			j->cb(j->arg, "shutting down", NULL);
+		job_free(j);
+	}
+	if (sf->timer)
+		event_free(sf->timer);
+	if (sf->retry_timer)
+		event_free(sf->retry_timer);
+	free(sf);
+}
+
+const struct lav_regime_point *lav_semaforo_latest(const struct lav_semaforo *sf,
+						   int64_t *computed_at)
+{
+	if (!sf || !sf->has_latest)
+		return NULL;
+	if (computed_at)
+		*computed_at = sf->latest_at;
+	return &sf->latest;
+}
+
+bool lav_semaforo_provisional(struct lav_semaforo *sf, int64_t now, struct lav_regime_point *out)
+{
+	struct lav_feed_view views[MAX_FEEDS];
+	if (!sf || !hot_views(sf, now, views))
+		return false;
+	struct lav_regime_inputs in;
+	inputs_of(sf, views, &in);
+	struct lav_regime_carry scratch = sf->carry;
+	lav_regime_eval(&in, &sf->params, now, &scratch, out);
+	if (!out->valid)
+		return false;
+	if (sf->carry.has_prev) {
+		out->state = sf->carry.state;
+		out->flip = false;
+		out->from = LAV_REGIME_NONE;
+	}
+	return true;
+}
+
+const char *lav_semaforo_feed_id(const struct lav_semaforo *sf, int c, size_t f)
+{
+	const struct lav_liq_config *liq = &sf->srv->liq;
+	return f < liq->comp[c].nfeeds ? liq->comp[c].feeds[f].feature_id : NULL;
+}
+
+int64_t lav_semaforo_step_us(const struct lav_semaforo *sf)
+{
+	return sf->step_us;
+}
+
+void lav_semaforo_replay(struct lav_semaforo *sf, int64_t since, int64_t until, lav_replay_cb cb,
+			 void *arg)
+{
+	struct job *j = lav_xcalloc(1, sizeof(*j));
+	j->kind = JOB_REPLAY;
+	j->from = grid_ceil(sf, since);
+	/* only grid points live evaluation has passed */
+	j->until = until < sf->next_ts ? until : sf->next_ts;
+	if (j->until < j->from)
+		j->until = j->from;
+	j->until = grid_ceil(sf, j->until);
+	j->carry = (struct lav_regime_carry){.state = LAV_REGIME_NONE,
+					     .run_candidate = LAV_REGIME_NONE};
+	j->res.since = j->from;
+	j->res.until = j->until;
+	j->cb = cb;
+	j->arg = arg;
+	enqueue(sf, j);
+	kick(sf);
+}
