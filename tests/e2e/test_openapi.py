@@ -18,6 +18,11 @@ SERVED = {
     ("/api/features/v1/latest", "get"),
     ("/api/features/v1/publish", "post"),
     ("/api/features/v1/query", "post"),
+    ("/api/liquidity/v1/regime/latest", "get"),
+    ("/api/liquidity/v1/scoreboard", "get"),
+    ("/api/liquidity/v1/hints", "get"),
+    ("/api/liquidity/v1/history", "get"),
+    ("/api/liquidity/v1/replay", "post"),
 }
 
 
