@@ -24,6 +24,9 @@
 #define RETRY_US (2 * LAV_US_PER_S)
 /* Unsaved live rows kept for retries while PostgreSQL is away. */
 #define PENDING_MAX 100000
+/* Grid points evaluated per loop turn: long catch-ups and replays yield so
+ * requests keep being served (a slice is a few tens of ms at most). */
+#define SLICE 1024
 
 static const char *const COMP_FEATURE[LAV_NCOMP] = {
 	"liquidity/component/gl", "liquidity/component/cn", "liquidity/component/mp"};
@@ -54,7 +57,9 @@ struct job {
 	struct lav_semaforo *sf;
 	enum job_kind kind;
 	int64_t from, until; /* grid points from <= T < until */
+	int64_t cursor;	     /* next grid point to evaluate */
 	struct lav_regime_carry carry;
+	bool loaded; /* data holds the range (else: the hot series) */
 	struct loaded data;
 	struct lav_regime_row *rows;
 	size_t nrows;
@@ -96,7 +101,7 @@ struct lav_semaforo {
 	int64_t latest_at;
 	bool latest_lacks_signals; /* restored from regime_history */
 
-	struct event *timer, *retry_timer;
+	struct event *timer, *retry_timer, *slice_ev;
 	struct job *jobs, *jobs_tail; /* head is running when running */
 	bool running;
 	struct write *writes, *writes_tail; /* head in flight when writing */
@@ -310,18 +315,35 @@ static void inputs_of(const struct lav_semaforo *sf, const struct lav_feed_view 
 	in->tga = sf->tga_feed >= 0 ? views[sf->tga_feed] : none;
 }
 
-/* Evaluates every grid point of the job's range from views. */
-static void evaluate(struct lav_semaforo *sf, struct job *j, const struct lav_feed_view *views)
+static void load_range(struct lav_semaforo *sf, struct job *j);
+static void job_evaluated(struct lav_semaforo *sf, struct job *j);
+
+/* Evaluates the next slice of the job's grid points, then yields to the
+ * loop until the range is done. Views are taken afresh for every slice:
+ * the hot series may have grown (and moved) in between. */
+static void eval_slice(struct lav_semaforo *sf, struct job *j)
 {
+	struct lav_feed_view views[MAX_FEEDS];
+	if (j->loaded) {
+		loaded_views(sf, &j->data, views);
+	} else if (!hot_views(sf, j->cursor, views)) {
+		load_range(sf, j); /* the rest of the range from PostgreSQL */
+		return;
+	}
+	if (!j->rows) {
+		size_t npoints = j->until > j->from ? (size_t)((j->until - j->from) / sf->step_us) : 0;
+		j->rows = lav_xcalloc(npoints ? npoints : 1, sizeof(*j->rows));
+	}
 	struct lav_regime_inputs in;
 	inputs_of(sf, views, &in);
 	int64_t now = lav_now_us();
-	size_t npoints = j->until > j->from ? (size_t)((j->until - j->from) / sf->step_us) : 0;
-	j->rows = lav_xcalloc(npoints ? npoints : 1, sizeof(*j->rows));
+	int64_t end = j->cursor + SLICE * sf->step_us;
+	if (end > j->until)
+		end = j->until;
 	struct lav_regime_point *pt = lav_xmalloc(sizeof(*pt));
-	for (int64_t t = j->from; t < j->until; t += sf->step_us) {
+	for (; j->cursor < end; j->cursor += sf->step_us) {
 		j->res.evaluated++;
-		lav_regime_eval(&in, &sf->params, t, &j->carry, pt);
+		lav_regime_eval(&in, &sf->params, j->cursor, &j->carry, pt);
 		if (!pt->valid)
 			continue;
 		lav_regime_row_from(&j->rows[j->nrows++], pt, &j->carry, now);
@@ -329,7 +351,22 @@ static void evaluate(struct lav_semaforo *sf, struct job *j, const struct lav_fe
 		j->last = *pt;
 	}
 	free(pt);
+	if (j->cursor < j->until) {
+		struct timeval zero = {0, 0};
+		evtimer_add(sf->slice_ev, &zero);
+		return;
+	}
 	j->res.stored = j->nrows;
+	job_evaluated(sf, j);
+}
+
+static void on_slice(evutil_socket_t fd, short what, void *arg)
+{
+	struct lav_semaforo *sf = arg;
+	(void)fd;
+	(void)what;
+	if (!sf->closing && sf->running && sf->jobs)
+		eval_slice(sf, sf->jobs);
 }
 
 /* ---- writes ---- */
@@ -426,6 +463,8 @@ static struct lav_point_in *feature_points(struct write *w, const size_t *only, 
 	size_t m = 0;
 	for (size_t i = 0; i < n; i++) {
 		size_t k = only ? only[i] : i;
+		if (k >= w->npts)
+			continue;
 		const struct lav_regime_row *r = &w->rows[w->pt_row[k]];
 		int kind = w->pt_kind[k];
 		struct lav_point_in *in = &pts[m];
@@ -443,9 +482,16 @@ static struct lav_point_in *feature_points(struct write *w, const size_t *only, 
 				 in->feature->id, (long long)r->ts, msg);
 			continue;
 		}
+		if (!only) {
+			/* keep the map in step with pts: conflicts index pts */
+			w->pt_row[m] = w->pt_row[k];
+			w->pt_kind[m] = w->pt_kind[k];
+		}
 		m++;
 	}
 	*nout = m;
+	if (!only)
+		w->npts = m;
 	return pts;
 }
 
@@ -639,10 +685,8 @@ static void on_loaded(const PGresult *res, const char *err, void *arg)
 			.confidence = 1,
 		};
 	}
-	struct lav_feed_view views[MAX_FEEDS];
-	loaded_views(sf, &j->data, views);
-	evaluate(sf, j, views);
-	job_evaluated(sf, j);
+	j->loaded = true;
+	eval_slice(sf, j);
 }
 
 static void load_range(struct lav_semaforo *sf, struct job *j)
@@ -650,7 +694,7 @@ static void load_range(struct lav_semaforo *sf, struct job *j)
 	char *ids = feed_array(sf);
 	char from[24], until[24];
 	snprintf(from, sizeof(from), "%lld",
-		 (long long)lav_regime_horizon(&sf->params, j->from));
+		 (long long)lav_regime_horizon(&sf->params, j->cursor));
 	snprintf(until, sizeof(until), "%lld", (long long)j->until);
 	const char *params[] = {ids, from, until};
 	bool queued = lav_store_query(sf->srv->store, LOAD_SQL, 3, params, on_loaded, j);
@@ -689,13 +733,7 @@ static void run(struct lav_semaforo *sf, struct job *j)
 		return;
 	}
 	j->carry = sf->carry;
-	struct lav_feed_view views[MAX_FEEDS];
-	if (!hot_views(sf, j->from, views)) {
-		load_range(sf, j);
-		return;
-	}
-	evaluate(sf, j, views);
-	job_evaluated(sf, j);
+	eval_slice(sf, j);
 }
 
 static void enqueue(struct lav_semaforo *sf, struct job *j)
@@ -742,7 +780,7 @@ static void kick(struct lav_semaforo *sf)
 		}
 		struct job *j = lav_xcalloc(1, sizeof(*j));
 		j->kind = JOB_ADVANCE;
-		j->from = sf->next_ts;
+		j->from = j->cursor = sf->next_ts;
 		j->until = due + sf->step_us;
 		enqueue(sf, j);
 	}
@@ -783,6 +821,7 @@ void lav_semaforo_start(struct lav_semaforo *sf)
 		 (long long)(sf->delay_us / LAV_US_PER_MS), at);
 	sf->timer = evtimer_new(sf->srv->base, on_timer, sf);
 	sf->retry_timer = evtimer_new(sf->srv->base, on_retry, sf);
+	sf->slice_ev = evtimer_new(sf->srv->base, on_slice, sf);
 	fill_signals(sf);
 	kick(sf);
 }
@@ -818,6 +857,8 @@ void lav_semaforo_free(struct lav_semaforo *sf)
 		event_free(sf->timer);
 	if (sf->retry_timer)
 		event_free(sf->retry_timer);
+	if (sf->slice_ev)
+		event_free(sf->slice_ev);
 	free(sf);
 }
 
@@ -866,7 +907,7 @@ void lav_semaforo_replay(struct lav_semaforo *sf, int64_t since, int64_t until, 
 {
 	struct job *j = lav_xcalloc(1, sizeof(*j));
 	j->kind = JOB_REPLAY;
-	j->from = grid_ceil(sf, since);
+	j->from = j->cursor = grid_ceil(sf, since);
 	/* only grid points live evaluation has passed */
 	j->until = until < sf->next_ts ? until : sf->next_ts;
 	if (j->until < j->from)

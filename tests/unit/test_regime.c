@@ -1184,6 +1184,49 @@ Test(candidate, trend_is_asof_lookback)
 	cr_assert_not(out.rrp_up);
 }
 
+Test(candidate, rule_inputs_stop_at_the_horizon)
+{
+	static struct rules r;
+	struct lav_regime_params p = cparams(); /* window 10h + lookback 5h: horizon T0 - 15h */
+	static struct lav_regime_point out;
+
+	/* ETF: btc at T0 - 15h is at the horizon (not read), eth at T0 - 14h
+	 * is read: ETF = -40 only → with RRP↑ ∧ TGA↑ → rojo */
+	rules_init(&r, SCORE_MID);
+	one_point(&r.btc, T0 - 15 * H, 1000);
+	one_point(&r.eth, T0 - 14 * H, -40);
+	trend(&r.tga, 5, 6);
+	trend(&r.rrp, 5, 6);
+	cr_assert_eq(candidate(&r, &p, &out), LAV_ROJO);
+	cr_assert(out.etf_present && out.etf == -40, "etf %g", out.etf);
+
+	/* both ETF feeds beyond the horizon: missing → the rojo clause is false */
+	one_point(&r.eth, T0 - 16 * H, -40);
+	cr_assert_eq(candidate(&r, &p, &out), LAV_AMARILLO);
+	cr_assert_not(out.etf_present);
+
+	/* trend: the lookback value at T0 - 15h is beyond reach → not ↑ */
+	rules_init(&r, SCORE_MID);
+	one_point(&r.btc, T0, -40);
+	trend(&r.tga, 5, 6);
+	add(&r.rrp, T0 - 15 * H, T0 - 15 * H, 1);
+	add(&r.rrp, T0, T0, 1000);
+	cr_assert_eq(candidate(&r, &p, &out), LAV_AMARILLO);
+	cr_assert_not(out.rrp_up);
+	/* one µs later it is within reach → ↑ → rojo */
+	feed_init(&r.rrp, 24 * H);
+	add(&r.rrp, T0 - 15 * H + 1, T0 - 15 * H + 1, 1);
+	add(&r.rrp, T0, T0, 1000);
+	cr_assert_eq(candidate(&r, &p, &out), LAV_ROJO);
+
+	/* stables_yoy beyond the horizon: missing → no verde */
+	rules_init(&r, SCORE_UP);
+	one_point(&r.btc, T0, 100);
+	one_point(&r.stables, T0 - 15 * H, 0.05);
+	cr_assert_eq(candidate(&r, &p, &out), LAV_AMARILLO);
+	cr_assert_not(out.stables_present);
+}
+
 /* ================================================================== */
 /* Step 6: the state machine                                           */
 /* ================================================================== */
