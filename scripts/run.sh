@@ -101,6 +101,8 @@ cat <<EOF
 
    catalog       $HTTP/api/features/v1/catalog
    latest        $HTTP/api/features/v1/latest?featureId=crypto/btc/price_usd
+   semáforo      $HTTP/api/liquidity/v1/regime/latest   .../scoreboard   .../hints
+                 $HTTP/api/liquidity/v1/history  (lavd catches up the backfilled grid at start)
    health        $HTTP/healthz   $HTTP/readyz   (readyz: each source's state)
 
    PostgreSQL    $PG_DSN   (data: $PG_DATADIR)
@@ -113,6 +115,7 @@ cat <<EOF
 
  try:
    curl -H 'Authorization: Bearer $(tok reader)' $HTTP/api/features/v1/catalog
+   curl -H 'Authorization: Bearer $(tok reader)' $HTTP/api/liquidity/v1/scoreboard
 
  Ctrl-C stops lavd, Redis and PostgreSQL.
 ================================================================================
