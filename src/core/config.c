@@ -29,7 +29,7 @@ static const char HELP[] =
 	"LAV_SOURCE_BREAKER_OPEN_MS          300000          how long an open source rests\n"
 	"LAV_SOURCE_MAX_BYTES                67108864        largest upstream response body\n"
 	"LIQ_SCORE_GRID_STEP                 1h              semáforo grid step (1s and up)\n"
-	"LIQ_SCORE_GRID_DELAY                min(10s,step/10) wait after a grid boundary before evaluating it\n"
+	"LIQ_SCORE_GRID_DELAY                (step/10,<=10s) wait after a grid boundary before evaluating it\n"
 	"LAV_MAX_BODY_BYTES                  8388608         largest request body (413 above)\n"
 	"LAV_MAX_HEADER_BYTES                16384           request line + headers (431 above)\n"
 	"LAV_MAX_CONNECTIONS                 16384           concurrent client connections (503 above)\n"

@@ -607,6 +607,27 @@ Test(config_grid, rejected_steps)
 		load_bad("LIQ_SCORE_GRID_STEP", bad[i]);
 }
 
+Test(config_grid, evaluation_delay)
+{
+	struct lav_config c;
+	load_ok(NULL, NULL, &c);
+	cr_assert_eq(c.grid_delay_ms, -1, "unset: the engine derives it from the step");
+	lav_config_free(&c);
+	struct {
+		const char *v;
+		int64_t ms;
+	} ok[] = {{"0s", 0}, {"250ms", 250}, {"1s", 1000}, {"30s", 30000}, {"5m", 300000},
+		  {"1d", 86400000}};
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		load_ok("LIQ_SCORE_GRID_DELAY", ok[i].v, &c);
+		cr_assert_eq(c.grid_delay_ms, ok[i].ms, "%s", ok[i].v);
+		lav_config_free(&c);
+	}
+	const char *bad[] = {"abc", "-1s", "2d", "1.5s", "10", "1y"}; /* "" is unset */
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		load_bad("LIQ_SCORE_GRID_DELAY", bad[i]);
+}
+
 /* ---- FEATURE_STORE_PARQUET_BATCH_CRON ---- */
 
 Test(config_cron, parquet_cron)
