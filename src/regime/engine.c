@@ -77,6 +77,10 @@ struct write {
 	bool replace; /* also delete the range's other rows */
 	int64_t since, until;
 	struct job *job; /* a replay to finish, or NULL (live rows: retried) */
+	/* rows whose stored grid point has the same score and components: their
+	 * features are already stored (re-publishing them only costs conflict
+	 * probes); NULL when unknown */
+	unsigned char *unchanged;
 	/* feature points of this batch: row index and kind (0 score, 1 + c) */
 	size_t *pt_row;
 	unsigned char *pt_kind;
@@ -373,6 +377,7 @@ static void on_slice(evutil_socket_t fd, short what, void *arg)
 
 static void write_free(struct write *w)
 {
+	free(w->unchanged);
 	free(w->rows);
 	free(w->pt_row);
 	free(w->pt_kind);
@@ -543,7 +548,7 @@ static void write_next(struct lav_semaforo *sf)
 	w->pt_kind = lav_xcalloc(w->n * (1 + LAV_NCOMP) + 1, 1);
 	w->npts = 0;
 	for (size_t i = 0; i < w->n; i++)
-		for (int kind = 0; kind <= LAV_NCOMP; kind++) {
+		for (int kind = 0; kind <= LAV_NCOMP && !(w->unchanged && w->unchanged[i]); kind++) {
 			if (kind > 0 && (!w->rows[i].comp_available[kind - 1] || !sf->comp_f[kind - 1]))
 				continue;
 			w->pt_row[w->npts] = i;
@@ -599,6 +604,59 @@ static void job_done(struct lav_semaforo *sf, struct job *j, const char *err)
 		kick(sf);
 }
 
+static bool same_bits(double a, double b)
+{
+	return memcmp(&a, &b, sizeof(a)) == 0;
+}
+
+/* Same score, confidence and components: the same four feature points. */
+static bool same_features(const struct lav_regime_row *a, const struct lav_regime_row *b)
+{
+	if (!same_bits(a->score, b->score) || !same_bits(a->confidence, b->confidence))
+		return false;
+	for (int c = 0; c < LAV_NCOMP; c++)
+		if (a->comp_available[c] != b->comp_available[c] ||
+		    (a->comp_available[c] && !same_bits(a->comp[c], b->comp[c])))
+			return false;
+	return true;
+}
+
+static void on_stored_rows(const PGresult *res, const char *err, void *arg)
+{
+	struct job *j = arg;
+	struct lav_semaforo *sf = j->sf;
+	if (!err && (!res || PQresultStatus(res) != PGRES_TUPLES_OK))
+		err = res ? PQresultErrorMessage(res) : "no result";
+	if (!err && sf->closing)
+		err = "shutting down";
+	if (err) {
+		job_done(sf, j, err);
+		return;
+	}
+	struct write *w = lav_xcalloc(1, sizeof(*w));
+	w->unchanged = lav_xcalloc(j->nrows ? j->nrows : 1, 1);
+	/* both ascend by ts: merge */
+	int n = PQntuples(res);
+	size_t i = 0;
+	for (int k = 0; k < n && i < j->nrows; k++) {
+		struct lav_regime_row old;
+		if (!lav_regime_row_parse(res, k, &old))
+			continue;
+		while (i < j->nrows && j->rows[i].ts < old.ts)
+			i++;
+		if (i < j->nrows && j->rows[i].ts == old.ts)
+			w->unchanged[i] = same_features(&j->rows[i], &old);
+	}
+	w->rows = j->rows;
+	w->n = j->nrows;
+	j->rows = NULL;
+	w->replace = true;
+	w->since = j->from;
+	w->until = j->until;
+	w->job = j;
+	queue_write(sf, w);
+}
+
 /* Evaluated: an advance moves the live state now and stores in the
  * background; a replay finishes when its rows are stored. */
 static void job_evaluated(struct lav_semaforo *sf, struct job *j)
@@ -619,15 +677,14 @@ static void job_evaluated(struct lav_semaforo *sf, struct job *j)
 		job_done(sf, j, NULL);
 		return;
 	}
-	struct write *w = lav_xcalloc(1, sizeof(*w));
-	w->rows = j->rows;
-	w->n = j->nrows;
-	j->rows = NULL;
-	w->replace = true;
-	w->since = j->from;
-	w->until = j->until;
-	w->job = j;
-	queue_write(sf, w);
+	/* a replay first reads what the range holds, to skip unchanged features */
+	char since[24], until[24], limit[24];
+	snprintf(since, sizeof(since), "%lld", (long long)j->from);
+	snprintf(until, sizeof(until), "%lld", (long long)j->until);
+	snprintf(limit, sizeof(limit), "%zu", j->nrows + 1);
+	const char *params[] = {since, until, limit};
+	if (!lav_store_query(sf->srv->store, LAV_REGIME_SELECT_SQL, 3, params, on_stored_rows, j))
+		job_done(sf, j, "PostgreSQL unavailable");
 }
 
 /* A failed load: an advance is retried after a pause, a replay reports. */
