@@ -40,6 +40,15 @@ static const char LOAD_SQL[] =
 	" AND available_at < ('epoch'::timestamptz + $3::int8 * interval '1 microsecond')"
 	" ORDER BY feature_id, ts, available_at";
 
+/* The newest revision of each stored score / component point in a range. */
+static const char CURRENT_SQL[] =
+	"SELECT feature_id, (extract(epoch FROM ts) * 1000000)::int8, value, confidence FROM"
+	" (SELECT DISTINCT ON (feature_id, ts) feature_id, ts, value, confidence"
+	" FROM features_values WHERE feature_id = ANY($1::text[]) AND entity = ''"
+	" AND ts >= ('epoch'::timestamptz + $2::int8 * interval '1 microsecond')"
+	" AND ts < ('epoch'::timestamptz + $3::int8 * interval '1 microsecond')"
+	" ORDER BY feature_id, ts, available_at DESC) x";
+
 struct feed {
 	const char *id;
 	const struct lav_feature *f; /* NULL: not in the catalog (never has data) */
@@ -52,6 +61,14 @@ struct loaded {
 };
 
 enum job_kind { JOB_ADVANCE, JOB_REPLAY };
+
+/* How a grid point's feature point is written. */
+enum {
+	POINT_AT_GRID,	/* new: known at its grid time (a conflict becomes a revision) */
+	POINT_SKIP,	/* the feature's current value is this one already */
+	POINT_REVISION, /* the current value differs: a revision known from now */
+};
+#define NKINDS (1 + LAV_NCOMP)
 
 struct job {
 	struct lav_semaforo *sf;
@@ -77,13 +94,13 @@ struct write {
 	bool replace; /* also delete the range's other rows */
 	int64_t since, until;
 	struct job *job; /* a replay to finish, or NULL (live rows: retried) */
-	/* rows whose stored grid point has the same score and components: their
-	 * features are already stored (re-publishing them only costs conflict
-	 * probes); NULL when unknown */
-	unsigned char *unchanged;
+	/* per row and kind (score, gl, cn, mp), how its feature point is
+	 * written, from the feature's current value; NULL: all POINT_AT_GRID */
+	unsigned char *mode;
 	/* feature points of this batch: row index and kind (0 score, 1 + c) */
 	size_t *pt_row;
 	unsigned char *pt_kind;
+	bool *pt_rev;
 	size_t npts;
 	struct write *next;
 };
@@ -206,6 +223,45 @@ static char *feed_array(const struct lav_semaforo *sf)
 	return lav_buf_cstr(&b);
 }
 
+static bool hot_views(struct lav_semaforo *sf, int64_t from, struct lav_feed_view *views);
+static void loaded_views(struct lav_semaforo *sf, const struct loaded *d,
+			 struct lav_feed_view *views);
+static void signals_from(struct lav_semaforo *sf, const struct lav_feed_view *views);
+static void parse_loaded(const struct lav_semaforo *sf, const PGresult *res, struct loaded *d);
+
+/* The scoreboard's per-feed part of the newest stored grid point, from the
+ * hot series or, when they do not hold its windows, from PostgreSQL. */
+static bool restore_signals(struct lav_semaforo *sf, PGconn *conn, char *err, size_t errlen)
+{
+	struct lav_feed_view views[MAX_FEEDS];
+	if (hot_views(sf, sf->latest.ts, views)) {
+		signals_from(sf, views);
+		return true;
+	}
+	char *ids = feed_array(sf);
+	char from[24], until[24];
+	snprintf(from, sizeof(from), "%lld",
+		 (long long)lav_regime_horizon(&sf->params, sf->latest.ts));
+	snprintf(until, sizeof(until), "%lld", (long long)(sf->latest.ts + 1));
+	const char *params[] = {ids, from, until};
+	PGresult *r = PQexecParams(conn, LOAD_SQL, 3, NULL, params, NULL, NULL, 0);
+	free(ids);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		snprintf(err, errlen, "semáforo feeds: %s", PQresultErrorMessage(r));
+		PQclear(r);
+		return false;
+	}
+	struct loaded *d = lav_xcalloc(1, sizeof(*d));
+	parse_loaded(sf, r, d);
+	PQclear(r);
+	loaded_views(sf, d, views);
+	signals_from(sf, views);
+	for (size_t k = 0; k < MAX_FEEDS; k++)
+		free(d->pts[k]);
+	free(d);
+	return true;
+}
+
 bool lav_semaforo_load(struct lav_semaforo *sf, PGconn *conn, char *err, size_t errlen)
 {
 	PGresult *r = PQexecParams(conn, LAV_REGIME_LAST_SQL, 0, NULL, NULL, NULL, NULL, 0);
@@ -238,7 +294,7 @@ bool lav_semaforo_load(struct lav_semaforo *sf, PGconn *conn, char *err, size_t 
 		sf->latest_at = row.computed_at;
 		sf->latest_lacks_signals = true;
 		PQclear(r);
-		return true;
+		return restore_signals(sf, conn, err, errlen);
 	}
 	PQclear(r);
 	/* nothing stored: start at the earliest data, or at the current
@@ -319,6 +375,28 @@ static void inputs_of(const struct lav_semaforo *sf, const struct lav_feed_view 
 	in->tga = sf->tga_feed >= 0 ? views[sf->tga_feed] : none;
 }
 
+/* The per-feed part of the newest grid point (signals, freshness, rule
+ * inputs) after a restart: it does not depend on the carry, so evaluating
+ * that grid point again from the data gives it exactly. */
+static void signals_from(struct lav_semaforo *sf, const struct lav_feed_view *views)
+{
+	struct lav_regime_inputs in;
+	inputs_of(sf, views, &in);
+	struct lav_regime_carry scratch = sf->carry;
+	struct lav_regime_point *p = lav_xmalloc(sizeof(*p));
+	lav_regime_eval(&in, &sf->params, sf->latest.ts, &scratch, p);
+	memcpy(sf->latest.signals, p->signals, sizeof(p->signals));
+	memcpy(sf->latest.fresh, p->fresh, sizeof(p->fresh));
+	sf->latest.etf_present = p->etf_present;
+	sf->latest.etf = p->etf;
+	sf->latest.stables_present = p->stables_present;
+	sf->latest.stables_yoy = p->stables_yoy;
+	sf->latest.rrp_up = p->rrp_up;
+	sf->latest.tga_up = p->tga_up;
+	sf->latest_lacks_signals = false;
+	free(p);
+}
+
 static void load_range(struct lav_semaforo *sf, struct job *j);
 static void job_evaluated(struct lav_semaforo *sf, struct job *j);
 
@@ -377,10 +455,11 @@ static void on_slice(evutil_socket_t fd, short what, void *arg)
 
 static void write_free(struct write *w)
 {
-	free(w->unchanged);
+	free(w->mode);
 	free(w->rows);
 	free(w->pt_row);
 	free(w->pt_kind);
+	free(w->pt_rev);
 	free(w);
 }
 
@@ -400,12 +479,19 @@ static void write_done(struct write *w, const char *err, size_t deleted)
 	struct lav_semaforo *sf = w->sf;
 	sf->writing = false;
 	if (err && !w->job && !sf->closing) {
-		lav_warn(&sf->srv->log, "semáforo: storing %zu grid points failed (retrying): %s",
-			 w->n, err);
+		int retry;
+		if (lav_store_available(sf->srv->store, &retry))
+			lav_warn(&sf->srv->log,
+				 "semáforo: storing %zu grid points failed (retrying): %s", w->n, err);
+		else
+			lav_debug(&sf->srv->log, "semáforo: waiting for PostgreSQL to store %zu grid points: %s",
+				  w->n, err);
 		free(w->pt_row);
 		free(w->pt_kind);
+		free(w->pt_rev);
 		w->pt_row = NULL;
 		w->pt_kind = NULL;
+		w->pt_rev = NULL;
 		w->npts = 0;
 		struct timeval tv = {RETRY_US / LAV_US_PER_S, 0};
 		evtimer_add(sf->retry_timer, &tv);
@@ -477,7 +563,8 @@ static struct lav_point_in *feature_points(struct write *w, const size_t *only, 
 		in->point.ts = r->ts;
 		/* a grid point is knowable at its grid time; a changed value
 		 * (a replay over revised data) is a revision known from now */
-		in->point.available_at = only ? (now > r->ts ? now : r->ts + 1) : r->ts;
+		bool rev = only || w->pt_rev[k];
+		in->point.available_at = rev ? (now > r->ts ? now : r->ts + 1) : r->ts;
 		in->point.value = point_value(r, kind);
 		in->point.confidence = kind == 0 ? r->confidence : 1.0;
 		const char *code;
@@ -491,6 +578,7 @@ static struct lav_point_in *feature_points(struct write *w, const size_t *only, 
 			/* keep the map in step with pts: conflicts index pts */
 			w->pt_row[m] = w->pt_row[k];
 			w->pt_kind[m] = w->pt_kind[k];
+			w->pt_rev[m] = w->pt_rev[k];
 		}
 		m++;
 	}
@@ -544,14 +632,19 @@ static void write_next(struct lav_semaforo *sf)
 		return;
 	}
 	/* score and every available component of every row */
-	w->pt_row = lav_xcalloc(w->n * (1 + LAV_NCOMP) + 1, sizeof(size_t));
-	w->pt_kind = lav_xcalloc(w->n * (1 + LAV_NCOMP) + 1, 1);
+	w->pt_row = lav_xcalloc(w->n * NKINDS + 1, sizeof(size_t));
+	w->pt_kind = lav_xcalloc(w->n * NKINDS + 1, 1);
+	w->pt_rev = lav_xcalloc(w->n * NKINDS + 1, sizeof(bool));
 	w->npts = 0;
 	for (size_t i = 0; i < w->n; i++)
-		for (int kind = 0; kind <= LAV_NCOMP && !(w->unchanged && w->unchanged[i]); kind++) {
+		for (int kind = 0; kind < NKINDS; kind++) {
 			if (kind > 0 && (!w->rows[i].comp_available[kind - 1] || !sf->comp_f[kind - 1]))
 				continue;
+			int mode = w->mode ? w->mode[i * NKINDS + (size_t)kind] : POINT_AT_GRID;
+			if (mode == POINT_SKIP)
+				continue;
 			w->pt_row[w->npts] = i;
+			w->pt_rev[w->npts] = mode == POINT_REVISION;
 			w->pt_kind[w->npts++] = (unsigned char)kind;
 		}
 	size_t n;
@@ -609,19 +702,11 @@ static bool same_bits(double a, double b)
 	return memcmp(&a, &b, sizeof(a)) == 0;
 }
 
-/* Same score, confidence and components: the same four feature points. */
-static bool same_features(const struct lav_regime_row *a, const struct lav_regime_row *b)
-{
-	if (!same_bits(a->score, b->score) || !same_bits(a->confidence, b->confidence))
-		return false;
-	for (int c = 0; c < LAV_NCOMP; c++)
-		if (a->comp_available[c] != b->comp_available[c] ||
-		    (a->comp_available[c] && !same_bits(a->comp[c], b->comp[c])))
-			return false;
-	return true;
-}
-
-static void on_stored_rows(const PGresult *res, const char *err, void *arg)
+/* The features' current values over the replayed range decide, point by
+ * point: equal → nothing to write (a re-replay costs no conflict probes),
+ * different → a revision known from now (so restoring an older value is a
+ * revision too), none → written at its grid time. */
+static void on_current_features(const PGresult *res, const char *err, void *arg)
 {
 	struct job *j = arg;
 	struct lav_semaforo *sf = j->sf;
@@ -634,18 +719,34 @@ static void on_stored_rows(const PGresult *res, const char *err, void *arg)
 		return;
 	}
 	struct write *w = lav_xcalloc(1, sizeof(*w));
-	w->unchanged = lav_xcalloc(j->nrows ? j->nrows : 1, 1);
-	/* both ascend by ts: merge */
+	w->mode = lav_xcalloc(j->nrows * NKINDS + 1, 1); /* POINT_AT_GRID */
 	int n = PQntuples(res);
-	size_t i = 0;
-	for (int k = 0; k < n && i < j->nrows; k++) {
-		struct lav_regime_row old;
-		if (!lav_regime_row_parse(res, k, &old))
+	for (int k = 0; k < n; k++) {
+		const char *id = PQgetvalue(res, k, 0);
+		int kind = -1;
+		if (sf->score_f && strcmp(id, sf->score_f->id) == 0)
+			kind = 0;
+		for (int c = 0; c < LAV_NCOMP; c++)
+			if (sf->comp_f[c] && strcmp(id, sf->comp_f[c]->id) == 0)
+				kind = 1 + c;
+		if (kind < 0)
 			continue;
-		while (i < j->nrows && j->rows[i].ts < old.ts)
-			i++;
-		if (i < j->nrows && j->rows[i].ts == old.ts)
-			w->unchanged[i] = same_features(&j->rows[i], &old);
+		int64_t ts = atoll(PQgetvalue(res, k, 1));
+		size_t lo = 0, hi = j->nrows; /* rows ascend by ts */
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (j->rows[mid].ts < ts)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo == j->nrows || j->rows[lo].ts != ts)
+			continue;
+		const struct lav_regime_row *r = &j->rows[lo];
+		double v = point_value(r, kind), conf = kind == 0 ? r->confidence : 1.0;
+		bool same = same_bits(v, strtod(PQgetvalue(res, k, 2), NULL)) &&
+			    same_bits(conf, strtod(PQgetvalue(res, k, 3), NULL));
+		w->mode[lo * NKINDS + (size_t)kind] = same ? POINT_SKIP : POINT_REVISION;
 	}
 	w->rows = j->rows;
 	w->n = j->nrows;
@@ -677,13 +778,15 @@ static void job_evaluated(struct lav_semaforo *sf, struct job *j)
 		job_done(sf, j, NULL);
 		return;
 	}
-	/* a replay first reads what the range holds, to skip unchanged features */
-	char since[24], until[24], limit[24];
+	/* a replay first reads the features' current values over its range */
+	char ids[512], since[24], until[24];
+	snprintf(ids, sizeof(ids), "{\"%s\",\"%s\",\"%s\",\"%s\"}",
+		 sf->score_f ? sf->score_f->id : "", COMP_FEATURE[0], COMP_FEATURE[1],
+		 COMP_FEATURE[2]);
 	snprintf(since, sizeof(since), "%lld", (long long)j->from);
 	snprintf(until, sizeof(until), "%lld", (long long)j->until);
-	snprintf(limit, sizeof(limit), "%zu", j->nrows + 1);
-	const char *params[] = {since, until, limit};
-	if (!lav_store_query(sf->srv->store, LAV_REGIME_SELECT_SQL, 3, params, on_stored_rows, j))
+	const char *params[] = {ids, since, until};
+	if (!lav_store_query(sf->srv->store, CURRENT_SQL, 3, params, on_current_features, j))
 		job_done(sf, j, "PostgreSQL unavailable");
 }
 
@@ -694,28 +797,30 @@ static void job_failed(struct lav_semaforo *sf, struct job *j, const char *err)
 		job_done(sf, j, err);
 		return;
 	}
-	lav_warn(&sf->srv->log, "semáforo: loading feeds failed (retrying): %s", err);
-	sf->jobs = j->next;
-	if (!sf->jobs)
-		sf->jobs_tail = NULL;
+	/* an advance runs again later (at start the pool may not be connected
+	 * yet: no need to shout) */
+	int retry;
+	if (lav_store_available(sf->srv->store, &retry))
+		lav_warn(&sf->srv->log, "semáforo: loading feeds failed (retrying): %s", err);
+	else
+		lav_debug(&sf->srv->log, "semáforo: waiting for PostgreSQL: %s", err);
+	for (size_t k = 0; k < MAX_FEEDS; k++)
+		free(j->data.pts[k]);
+	memset(&j->data, 0, sizeof(j->data));
+	free(j->rows);
+	j->rows = NULL;
+	j->nrows = 0;
+	j->loaded = false;
+	j->cursor = j->from;
+	j->res = (struct lav_replay_result){.since = j->from, .until = j->until};
 	sf->running = false;
-	job_free(j);
 	struct timeval tv = {RETRY_US / LAV_US_PER_S, 0};
 	evtimer_add(sf->timer, &tv);
 }
 
-static void on_loaded(const PGresult *res, const char *err, void *arg)
+/* Rows of LOAD_SQL (sorted by feature, ts, available_at) into each feed's array. */
+static void parse_loaded(const struct lav_semaforo *sf, const PGresult *res, struct loaded *d)
 {
-	struct job *j = arg;
-	struct lav_semaforo *sf = j->sf;
-	if (!err && (!res || PQresultStatus(res) != PGRES_TUPLES_OK))
-		err = res ? PQresultErrorMessage(res) : "no result";
-	if (!err && sf->closing)
-		err = "shutting down";
-	if (err) {
-		job_failed(sf, j, err);
-		return;
-	}
 	int n = PQntuples(res);
 	int k = -1;
 	const char *cur = NULL;
@@ -730,7 +835,6 @@ static void on_loaded(const PGresult *res, const char *err, void *arg)
 		}
 		if (k < 0)
 			continue;
-		struct loaded *d = &j->data;
 		if (d->n[k] == d->cap[k]) {
 			d->cap[k] = d->cap[k] ? 2 * d->cap[k] : 256;
 			d->pts[k] = lav_xrealloc(d->pts[k], d->cap[k] * sizeof(struct lav_point));
@@ -742,6 +846,21 @@ static void on_loaded(const PGresult *res, const char *err, void *arg)
 			.confidence = 1,
 		};
 	}
+}
+
+static void on_loaded(const PGresult *res, const char *err, void *arg)
+{
+	struct job *j = arg;
+	struct lav_semaforo *sf = j->sf;
+	if (!err && (!res || PQresultStatus(res) != PGRES_TUPLES_OK))
+		err = res ? PQresultErrorMessage(res) : "no result";
+	if (!err && sf->closing)
+		err = "shutting down";
+	if (err) {
+		job_failed(sf, j, err);
+		return;
+	}
+	parse_loaded(sf, res, &j->data);
 	j->loaded = true;
 	eval_slice(sf, j);
 }
@@ -846,28 +965,6 @@ static void kick(struct lav_semaforo *sf)
 
 /* ---- public ---- */
 
-static void fill_signals(struct lav_semaforo *sf)
-{
-	struct lav_feed_view views[MAX_FEEDS];
-	if (!sf->has_latest || !sf->latest_lacks_signals || !hot_views(sf, sf->latest.ts, views))
-		return;
-	struct lav_regime_inputs in;
-	inputs_of(sf, views, &in);
-	struct lav_regime_carry scratch = sf->carry;
-	struct lav_regime_point *p = lav_xmalloc(sizeof(*p));
-	lav_regime_eval(&in, &sf->params, sf->latest.ts, &scratch, p);
-	/* the per-feed part does not depend on the carry */
-	memcpy(sf->latest.signals, p->signals, sizeof(p->signals));
-	memcpy(sf->latest.fresh, p->fresh, sizeof(p->fresh));
-	sf->latest.etf_present = p->etf_present;
-	sf->latest.etf = p->etf;
-	sf->latest.stables_present = p->stables_present;
-	sf->latest.stables_yoy = p->stables_yoy;
-	sf->latest.rrp_up = p->rrp_up;
-	sf->latest.tga_up = p->tga_up;
-	sf->latest_lacks_signals = false;
-	free(p);
-}
 
 void lav_semaforo_start(struct lav_semaforo *sf)
 {
@@ -879,7 +976,6 @@ void lav_semaforo_start(struct lav_semaforo *sf)
 	sf->timer = evtimer_new(sf->srv->base, on_timer, sf);
 	sf->retry_timer = evtimer_new(sf->srv->base, on_retry, sf);
 	sf->slice_ev = evtimer_new(sf->srv->base, on_slice, sf);
-	fill_signals(sf);
 	kick(sf);
 }
 

@@ -20,7 +20,12 @@ HOUR_US = lh.US_HOUR
 MIN_US = lh.US_MIN
 
 CATALOG = lh.load_catalog()
-FEATURES = {f["id"]: f for f in CATALOG}
+# Source "lav": the semáforo's score and components, computed by lavd itself. They are never
+# ingested, backfilled nor publishable (docs/semaforo.md), so no upstream expectation exists.
+COMPUTED_SOURCE = "lav"
+COMPUTED = sorted(f["id"] for f in CATALOG if f["source"]["id"] == COMPUTED_SOURCE)
+# The features lavd ingests from upstream sources.
+FEATURES = {f["id"]: f for f in CATALOG if f["source"]["id"] != COMPUTED_SOURCE}
 
 # Features whose upstream serves only the current value: nothing to backfill.
 CURRENT_ONLY_SOURCES = {"etherscan", "tradingview"}

@@ -464,6 +464,14 @@ def msgpack_get(d, path, role="reader"):
     return msgpack.unpackb(r.content, raw=False, timestamp=3)
 
 
+def msgpack_us(t):
+    """µs of a msgpack-decoded timestamp (datetime)."""
+    import datetime as dt
+
+    delta = t - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+    return (delta.days * 86400 + delta.seconds) * lh.US + delta.microseconds
+
+
 def same_shape(js, mp, path="$"):
     """JSON and msgpack decodings agree: same keys; numbers equal; timestamps (RFC 3339 in
     JSON, the timestamp extension in msgpack) the same instant."""
@@ -479,9 +487,7 @@ def same_shape(js, mp, path="$"):
             same_shape(a, b, "%s[%d]" % (path, i))
     elif isinstance(mp, dt.datetime):
         assert isinstance(js, str), "%s: %r vs %r" % (path, js, mp)
-        delta = mp - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
-        us = (delta.days * 86400 + delta.seconds) * lh.US + delta.microseconds
-        assert us == lh.parse_ts(js), "%s: %r vs %r" % (path, js, mp)
+        assert msgpack_us(mp) == lh.parse_ts(js), "%s: %r vs %r" % (path, js, mp)
     elif isinstance(js, bool) or js is None or isinstance(js, str):
         assert js == mp and type(js) is type(mp), "%s: %r vs %r" % (path, js, mp)
     else:
@@ -508,3 +514,120 @@ def config_with(tmp_dir, **changes):
         doc["regime"]["confirmation_windows"]["flip"] = changes["flip"]
     write_feeds(cfg, doc)
     return cfg, doc
+
+
+# ---------------------------------------------------------------------------------------
+# Data sets
+
+
+def _ramp(x, a, b, v0, v1):
+    if x <= a:
+        return v0
+    if x >= b:
+        return v1
+    return v0 + (v1 - v0) * (x - a) / (b - a)
+
+
+# Phases of the historical data set, in days after D0 (DESIGN.md 5 step 5):
+#   A [0, 30)    risk-on: WALCL up, TGA and RRP down, ETF inflows, stables_yoy up, depth up -> verde
+#   B [30, 60)   risk-off: everything reverses, s < -0.8 -> rojo
+#   C [60, 85)   back to the middle: s near 0 -> amarillo
+#   D [85, 120)  RRP and TGA rising with ETF outflows while WALCL and depth keep s > -0.8:
+#                rojo by the rule, not by the threshold
+PHASES = {"A": (0, 30), "B": (30, 60), "C": (60, 85), "D": (85, 120)}
+HIST_DAYS = 120
+WARMUP_DAYS = 84  # twelve weekly WALCL/TGA values before D0: every feed is sufficient at D0
+
+
+def _hist_levels(day):
+    if day < 0:
+        return dict(walcl=0.0, tga=0.0, rrp=0.0, etf=1e8, stables=0.0, mp=0.0)
+    if day < 30:
+        k = _ramp(day, 0, 5, 0, 1)
+        return dict(walcl=k * 2e11, tga=-k * 2e11, rrp=-k * 2e11, etf=1e8 + k * 7e8, stables=k * 0.1, mp=k * 0.15)
+    if day < 60:
+        k = _ramp(day, 30, 34, 1, -1)
+        return dict(walcl=k * 2e11, tga=-k * 2e11, rrp=-k * 2e11, etf=k * 8e8, stables=k * 0.1, mp=k * 0.15)
+    if day < 85:
+        k = _ramp(day, 60, 63, -1, 0)
+        return dict(walcl=k * 2e11, tga=-k * 2e11, rrp=-k * 2e11, etf=1e8 + k * 8e8, stables=0.02 + k * 0.1,
+                    mp=k * 0.15)
+    k = _ramp(day, 85, 120, 0, 1)
+    return dict(walcl=k * 2.5e11, tga=k * 1.5e11, rrp=k * 1.5e11, etf=-3e8, stables=0.02 + k * 0.05, mp=k * 0.1)
+
+
+def build_history(now_us, seed=7):
+    """(d0, data): WARMUP_DAYS + HIST_DAYS of the nine feeds, ending 20 days before today.
+    Weekly WALCL/TGA known 2 days after ts, daily RRP 18 h after, daily ETF flows 32 h after
+    (the catalog's publication delays), stables_yoy daily and the three depth feeds hourly,
+    known at ts."""
+    import random
+
+    rng = random.Random(seed)
+    H, D = lh.US_HOUR, lh.US_DAY
+    d0 = now_us // D * D - (HIST_DAYS + 20) * D
+    start, end = d0 - WARMUP_DAYS * D, d0 + HIST_DAYS * D
+    data = Data()
+
+    def u(a):
+        return rng.uniform(-a, a)
+
+    for t in range(start, end, 7 * D):
+        v = _hist_levels((t - d0) / D)
+        data.add(WALCL, t, t + 2 * D, int(7.0e12 + v["walcl"] + u(2e9)))
+        data.add(TGA, t, t + 2 * D, int(7.0e11 + v["tga"] + u(1e9)))
+    for t in range(start, end, D):
+        v = _hist_levels((t - d0) / D)
+        data.add(RRP, t, t + 18 * H, int(5.0e11 + v["rrp"] + u(2e9)))
+        data.add(BTC_FLOW, t, t + 32 * H, int(v["etf"] * 0.6 + u(3e7)))
+        data.add(ETH_FLOW, t, t + 32 * H, int(v["etf"] * 0.4 + u(2e7)))
+        data.add(STABLES_YOY, t, t, int((0.05 + v["stables"] + u(0.002)) * SCALE[STABLES_YOY]))
+    for t in range(start, end, H):
+        v = _hist_levels((t - d0) / D)
+        data.add(DEPTH, t, t, int(2.0e9 * (1 + v["mp"] + u(0.01))))
+        data.add(PERP_OI, t, t, int(8.0e10 * (1 + v["mp"] + u(0.01))))
+        data.add(DEX_LIQ, t, t, int(3.0e10 * (1 + v["mp"] + u(0.01))))
+    return d0, data
+
+
+# Live data set (seconds since the first point): warm-up, risk-on, risk-off, flat; the
+# three depth feeds stop at LIVE_MP_STOP_S (stale, then too few values: component mp null);
+# at the end a burst of LIVE_BURST points 0.1 s apart for the other six.
+LIVE_TICK_US = 400_000
+LIVE_DURATION_S = 15.0
+LIVE_MP_STOP_S = 10.0
+LIVE_BURST = 20
+
+
+def _live_level(e):
+    if e < 1.5:
+        return 0.0
+    if e < 8:
+        return ((e - 1.5) / 6.5) ** 2
+    if e < 12.5:
+        return 1 - 2 * ((e - 8) / 4.5) ** 2
+    return -1.0
+
+
+def live_points(rng, e):
+    """The feeds' values at e seconds, as (featureId, numerator) pairs."""
+    p = _live_level(e)
+
+    def u(a):
+        return rng.uniform(-a, a)
+
+    out = [
+        (WALCL, int(7.0e12 + p * 1e11 + u(1e9))),
+        (TGA, int(7.0e11 - p * 1e11 + u(1e9))),
+        (RRP, int(5.0e11 - p * 1e11 + u(1e9))),
+        (BTC_FLOW, int(1e8 + p * 6e8 + u(2e7))),
+        (ETH_FLOW, int(5e7 + p * 4e8 + u(1e7))),
+        (STABLES_YOY, int((0.05 + p * 0.1 + u(0.002)) * SCALE[STABLES_YOY])),
+    ]
+    if e <= LIVE_MP_STOP_S:
+        out += [
+            (DEPTH, int(2.0e9 * (1 + p * 0.1 + u(0.005)))),
+            (PERP_OI, int(8.0e10 * (1 + p * 0.1 + u(0.005)))),
+            (DEX_LIQ, int(3.0e10 * (1 + p * 0.1 + u(0.005)))),
+        ]
+    return out
