@@ -91,7 +91,11 @@ typedef void (*lav_replay_cb)(void *arg, const char *err, const struct lav_repla
 void lav_semaforo_replay(struct lav_semaforo *sf, int64_t since, int64_t until, lav_replay_cb cb,
 			 void *arg);
 
-/* Grid step and evaluation delay in µs. */
+/* readyz checks.semaforo: grid, next and newest grid point, queued work. */
+struct lav_writer;
+void lav_semaforo_write_status(const struct lav_semaforo *sf, struct lav_writer *w);
+
+/* Grid step in µs. */
 int64_t lav_semaforo_step_us(const struct lav_semaforo *sf);
 
 #endif

@@ -2,6 +2,7 @@
  * date on the loop, so it never waits on a dependency. */
 #include "lav/api.h"
 #include "lav/ingest.h"
+#include "lav/semaforo.h"
 #include "lav/log.h"
 #include "lav/migrate.h"
 #include "lav/redis.h"
@@ -74,6 +75,8 @@ void lav_api_readyz(struct lav_server *srv, struct lav_request *req)
 
 	lav_w_key(&w, "ingest");
 	lav_ingest_write_status(srv->ingest, &w);
+	lav_w_key(&w, "semaforo");
+	lav_semaforo_write_status(srv->semaforo, &w);
 
 	lav_w_map_end(&w);
 	lav_w_map_end(&w);

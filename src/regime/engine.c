@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lav/codec.h"
 #include "lav/dq.h"
 #include "lav/semaforo.h"
 #include "lav/server.h"
@@ -1074,4 +1075,44 @@ void lav_semaforo_replay(struct lav_semaforo *sf, int64_t since, int64_t until, 
 	j->arg = arg;
 	enqueue(sf, j);
 	kick(sf);
+}
+
+void lav_semaforo_write_status(const struct lav_semaforo *sf, struct lav_writer *w)
+{
+	lav_w_map_begin(w);
+	lav_w_key(w, "ok");
+	lav_w_bool(w, true); /* the semáforo never makes lavd unready */
+	if (!sf) {
+		lav_w_map_end(w);
+		return;
+	}
+	size_t queued = 0;
+	bool replaying = false;
+	for (const struct job *j = sf->jobs; j; j = j->next) {
+		queued++;
+		replaying |= j->kind == JOB_REPLAY;
+	}
+	lav_w_key(w, "grid_step_s");
+	lav_w_int(w, sf->step_us / LAV_US_PER_S);
+	lav_w_key(w, "delay_ms");
+	lav_w_int(w, sf->delay_us / LAV_US_PER_MS);
+	lav_w_key(w, "next_grid_point");
+	lav_w_time(w, sf->next_ts);
+	lav_w_key(w, "last_grid_point");
+	if (sf->has_latest)
+		lav_w_time(w, sf->latest.ts);
+	else
+		lav_w_null(w);
+	lav_w_key(w, "state");
+	if (sf->has_latest)
+		lav_w_str(w, lav_regime_name(sf->latest.state));
+	else
+		lav_w_null(w);
+	lav_w_key(w, "jobs_queued");
+	lav_w_int(w, (int64_t)queued);
+	lav_w_key(w, "replaying");
+	lav_w_bool(w, replaying);
+	lav_w_key(w, "unsaved_grid_points");
+	lav_w_int(w, (int64_t)sf->npending);
+	lav_w_map_end(w);
 }

@@ -497,6 +497,24 @@ def test_regime_latest(hist):
     assert lh.parse_ts(doc["updated_at"]) >= lh.parse_ts(doc["ts"])
 
 
+def test_readyz_reports_the_engine(hist):
+    d = hist.d
+    for _ in range(3):  # a grid boundary may pass between the reads
+        r = d.get("/readyz")
+        assert r.status_code == 200, r.text
+        sem = r.json()["checks"]["semaforo"]
+        latest = d.get(BASE + "/regime/latest", role="reader").json()
+        if sem["last_grid_point"] == latest["ts"]:
+            break
+    assert set(sem) == {"ok", "grid_step_s", "delay_ms", "next_grid_point", "last_grid_point", "state",
+                        "jobs_queued", "replaying", "unsaved_grid_points"}, sorted(sem)
+    assert sem["ok"] is True and sem["grid_step_s"] == 3600 and sem["delay_ms"] == 10000
+    assert sem["last_grid_point"] == latest["ts"] and sem["state"] == latest["state"]
+    assert lh.parse_ts(sem["next_grid_point"]) > lh.parse_ts(sem["last_grid_point"])
+    assert lh.parse_ts(sem["next_grid_point"]) % (3600 * S) == 0
+    assert sem["replaying"] is False and sem["jobs_queued"] >= 0 and sem["unsaved_grid_points"] >= 0
+
+
 def test_regime_latest_provisional(hist):
     d = hist.d
     grid = d.get(BASE + "/regime/latest", role="reader").json()
