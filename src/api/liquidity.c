@@ -13,9 +13,9 @@
 #include "lav/store.h"
 #include "lav/timefmt.h"
 
-#define HISTORY_DEFAULT_SPAN (7 * LAV_US_PER_DAY)
+#define HISTORY_DEFAULT_SPAN  (7 * LAV_US_PER_DAY)
 #define HISTORY_DEFAULT_LIMIT 10000
-#define HISTORY_MAX_LIMIT 1000000
+#define HISTORY_MAX_LIMIT     1000000
 
 static const char *const COMP_NAME[LAV_NCOMP] = {"gl", "cn", "mp"};
 
@@ -39,7 +39,8 @@ static bool parse_query(struct lav_request *req, const char *const *allowed, con
 		lav_query_get(q, allowed[i], &dup);
 		if (dup) {
 			lav_respond_error(req, 400, "bad_parameter",
-					  "query parameter \"%s\" given more than once", allowed[i]);
+					  "query parameter \"%s\" given more than once",
+					  allowed[i]);
 			lav_query_free(q);
 			return false;
 		}
@@ -47,8 +48,8 @@ static bool parse_query(struct lav_request *req, const char *const *allowed, con
 	return true;
 }
 
-static const struct lav_regime_point *latest_or_404(struct lav_server *srv,
-						    struct lav_request *req, int64_t *at)
+static const struct lav_regime_point *latest_or_404(struct lav_server *srv, struct lav_request *req,
+						    int64_t *at)
 {
 	const struct lav_regime_point *p = lav_semaforo_latest(srv->semaforo, at);
 	if (!p)
@@ -402,9 +403,9 @@ static bool time_param(struct lav_request *req, const struct lav_query *q, const
 	}
 	const char *why = "";
 	if (!lav_time_parse(v, strlen(v), out, &why)) {
-		lav_respond_error(req, 400, "bad_parameter",
-				  "query parameter \"%s\": %s (RFC 3339, e.g. 2025-10-20T00:00:00Z)",
-				  key, why);
+		lav_respond_error(
+		    req, 400, "bad_parameter",
+		    "query parameter \"%s\": %s (RFC 3339, e.g. 2025-10-20T00:00:00Z)", key, why);
 		return false;
 	}
 	return true;
@@ -507,7 +508,8 @@ void lav_api_replay(struct lav_server *srv, struct lav_request *req)
 	if (!doc)
 		return;
 	if (!json_is_object(doc)) {
-		lav_respond_error(req, 400, "malformed_body", "the body must be an object {since, until}");
+		lav_respond_error(req, 400, "malformed_body",
+				  "the body must be an object {since, until}");
 		json_decref(doc);
 		return;
 	}
@@ -532,10 +534,26 @@ void lav_api_replay(struct lav_server *srv, struct lav_request *req)
 		return;
 	}
 	int64_t step = lav_semaforo_step_us(srv->semaforo);
-	if ((until - since) / step > LAV_SEMAFORO_REPLAY_MAX) {
+	/* grid points since <= T < until: ceil(until / step) - ceil(since / step),
+	 * divided first so that extreme times cannot overflow */
+	int64_t first = since / step + (since % step > 0), last = until / step + (until % step > 0);
+	if (last - first > LAV_SEMAFORO_REPLAY_MAX) {
 		lav_respond_error(req, 422, "invalid_query",
 				  "the range holds more than %d grid points of %llds: split it",
 				  LAV_SEMAFORO_REPLAY_MAX, (long long)(step / LAV_US_PER_S));
+		return;
+	}
+	/* PostgreSQL holds nothing before the retention cutoff: replaying there
+	 * would only delete the rows that are the last record of it */
+	int64_t cutoff = lav_now_us() - (int64_t)srv->cfg.retention_days * LAV_US_PER_DAY;
+	if (since < cutoff) {
+		char at[LAV_TIME_STRLEN];
+		lav_time_format(cutoff, at);
+		lav_respond_error(
+		    req, 422, "invalid_query",
+		    "since is before the retention cutoff %s (FEATURE_STORE_RETENTION_DAYS=%d): "
+		    "PostgreSQL holds no data to replay there",
+		    at, srv->cfg.retention_days);
 		return;
 	}
 	if (!lav_api_store_ready(srv, req))

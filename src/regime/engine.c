@@ -22,7 +22,7 @@
 #include "lav/timefmt.h"
 
 #define MAX_FEEDS (LAV_NCOMP * LAV_REGIME_MAX_FEEDS + 5)
-#define RETRY_US (2 * LAV_US_PER_S)
+#define RETRY_US  (2 * LAV_US_PER_S)
 /* Unsaved live rows kept for retries while PostgreSQL is away. */
 #define PENDING_MAX 100000
 /* Grid points evaluated per loop turn: long catch-ups and replays yield so
@@ -30,25 +30,25 @@
 #define SLICE 1024
 
 static const char *const COMP_FEATURE[LAV_NCOMP] = {
-	"liquidity/component/gl", "liquidity/component/cn", "liquidity/component/mp"};
+    "liquidity/component/gl", "liquidity/component/cn", "liquidity/component/mp"};
 
 static const char LOAD_SQL[] =
-	"SELECT feature_id, (extract(epoch FROM ts) * 1000000)::int8,"
-	" (extract(epoch FROM available_at) * 1000000)::int8, value FROM features_values"
-	" WHERE feature_id = ANY($1::text[]) AND entity = ''"
-	" AND ts > ('epoch'::timestamptz + $2::int8 * interval '1 microsecond')"
-	" AND ts < ('epoch'::timestamptz + $3::int8 * interval '1 microsecond')"
-	" AND available_at < ('epoch'::timestamptz + $3::int8 * interval '1 microsecond')"
-	" ORDER BY feature_id, ts, available_at";
+    "SELECT feature_id, (extract(epoch FROM ts) * 1000000)::int8,"
+    " (extract(epoch FROM available_at) * 1000000)::int8, value FROM features_values"
+    " WHERE feature_id = ANY($1::text[]) AND entity = ''"
+    " AND ts > ('epoch'::timestamptz + $2::int8 * interval '1 microsecond')"
+    " AND ts < ('epoch'::timestamptz + $3::int8 * interval '1 microsecond')"
+    " AND available_at < ('epoch'::timestamptz + $3::int8 * interval '1 microsecond')"
+    " ORDER BY feature_id, ts, available_at";
 
 /* The newest revision of each stored score / component point in a range. */
 static const char CURRENT_SQL[] =
-	"SELECT feature_id, (extract(epoch FROM ts) * 1000000)::int8, value, confidence FROM"
-	" (SELECT DISTINCT ON (feature_id, ts) feature_id, ts, value, confidence"
-	" FROM features_values WHERE feature_id = ANY($1::text[]) AND entity = ''"
-	" AND ts >= ('epoch'::timestamptz + $2::int8 * interval '1 microsecond')"
-	" AND ts < ('epoch'::timestamptz + $3::int8 * interval '1 microsecond')"
-	" ORDER BY feature_id, ts, available_at DESC) x";
+    "SELECT feature_id, (extract(epoch FROM ts) * 1000000)::int8, value, confidence FROM"
+    " (SELECT DISTINCT ON (feature_id, ts) feature_id, ts, value, confidence"
+    " FROM features_values WHERE feature_id = ANY($1::text[]) AND entity = ''"
+    " AND ts >= ('epoch'::timestamptz + $2::int8 * interval '1 microsecond')"
+    " AND ts < ('epoch'::timestamptz + $3::int8 * interval '1 microsecond')"
+    " ORDER BY feature_id, ts, available_at DESC) x";
 
 struct feed {
 	const char *id;
@@ -103,6 +103,7 @@ struct write {
 	unsigned char *pt_kind;
 	bool *pt_rev;
 	size_t npts;
+	bool features_done; /* committed: a retry only upserts the rows */
 	struct write *next;
 };
 
@@ -147,7 +148,7 @@ static int feed_index(struct lav_semaforo *sf, const char *id)
 	if (sf->nfeeds == MAX_FEEDS)
 		return -1;
 	sf->feeds[sf->nfeeds] =
-		(struct feed){.id = id, .f = lav_catalog_find(&sf->srv->catalog, id)};
+	    (struct feed){.id = id, .f = lav_catalog_find(&sf->srv->catalog, id)};
 	return (int)sf->nfeeds++;
 }
 
@@ -187,8 +188,8 @@ struct lav_semaforo *lav_semaforo_new(struct lav_server *srv)
 	sf->score_f = lav_catalog_find(&srv->catalog, liq->score_id);
 	for (int c = 0; c < LAV_NCOMP; c++)
 		sf->comp_f[c] = lav_catalog_find(&srv->catalog, COMP_FEATURE[c]);
-	sf->carry = (struct lav_regime_carry){.state = LAV_REGIME_NONE,
-					      .run_candidate = LAV_REGIME_NONE};
+	sf->carry =
+	    (struct lav_regime_carry){.state = LAV_REGIME_NONE, .run_candidate = LAV_REGIME_NONE};
 	return sf;
 }
 
@@ -350,7 +351,7 @@ static void loaded_views(struct lav_semaforo *sf, const struct loaded *d,
 {
 	for (size_t k = 0; k < sf->nfeeds; k++)
 		views[k] = (struct lav_feed_view){
-			.pts = d->pts[k], .n = d->n[k], .ttl_us = ttl_us(&sf->feeds[k])};
+		    .pts = d->pts[k], .n = d->n[k], .ttl_us = ttl_us(&sf->feeds[k])};
 }
 
 static void inputs_of(const struct lav_semaforo *sf, const struct lav_feed_view *views,
@@ -414,7 +415,8 @@ static void eval_slice(struct lav_semaforo *sf, struct job *j)
 		return;
 	}
 	if (!j->rows) {
-		size_t npoints = j->until > j->from ? (size_t)((j->until - j->from) / sf->step_us) : 0;
+		size_t npoints =
+		    j->until > j->from ? (size_t)((j->until - j->from) / sf->step_us) : 0;
 		j->rows = lav_xcalloc(npoints ? npoints : 1, sizeof(*j->rows));
 	}
 	struct lav_regime_inputs in;
@@ -483,9 +485,11 @@ static void write_done(struct write *w, const char *err, size_t deleted)
 		int retry;
 		if (lav_store_available(sf->srv->store, &retry))
 			lav_warn(&sf->srv->log,
-				 "semáforo: storing %zu grid points failed (retrying): %s", w->n, err);
+				 "semáforo: storing %zu grid points failed (retrying): %s", w->n,
+				 err);
 		else
-			lav_debug(&sf->srv->log, "semáforo: waiting for PostgreSQL to store %zu grid points: %s",
+			lav_debug(&sf->srv->log,
+				  "semáforo: waiting for PostgreSQL to store %zu grid points: %s",
 				  w->n, err);
 		free(w->pt_row);
 		free(w->pt_kind);
@@ -508,8 +512,10 @@ static void write_done(struct write *w, const char *err, size_t deleted)
 		job_done(sf, w->job, err);
 	}
 	write_free(w);
-	if (!sf->closing)
+	if (!sf->closing) {
 		write_next(sf);
+		kick(sf); /* a replay may be waiting for the live rows */
+	}
 }
 
 static void on_upserted(const PGresult *res, const char *err, void *arg)
@@ -531,8 +537,8 @@ static void upsert_rows(struct write *w)
 	snprintf(until, sizeof(until), "%lld", (long long)w->until);
 	const char *params[] = {lav_buf_cstr(&json), w->replace ? since : NULL,
 				w->replace ? until : NULL};
-	bool queued = lav_store_query(sf->srv->store, LAV_REGIME_UPSERT_SQL, 3, params,
-				      on_upserted, w);
+	bool queued =
+	    lav_store_query(sf->srv->store, LAV_REGIME_UPSERT_SQL, 3, params, on_upserted, w);
 	lav_buf_free(&json);
 	if (!queued)
 		write_done(w, "PostgreSQL unavailable", 0);
@@ -598,6 +604,7 @@ static void on_revisions(void *arg, const char *err, const size_t *conflicts, si
 		write_done(w, err, 0);
 		return;
 	}
+	w->features_done = true;
 	upsert_rows(w);
 }
 
@@ -609,6 +616,7 @@ static void on_features(void *arg, const char *err, const size_t *conflicts, siz
 		return;
 	}
 	if (nconflicts == 0 || w->sf->closing) {
+		w->features_done = true;
 		upsert_rows(w);
 		return;
 	}
@@ -628,7 +636,7 @@ static void write_next(struct lav_semaforo *sf)
 	if (sf->writing || !w || sf->closing)
 		return;
 	sf->writing = true;
-	if (!sf->score_f) {
+	if (!sf->score_f || w->features_done) {
 		upsert_rows(w);
 		return;
 	}
@@ -639,7 +647,8 @@ static void write_next(struct lav_semaforo *sf)
 	w->npts = 0;
 	for (size_t i = 0; i < w->n; i++)
 		for (int kind = 0; kind < NKINDS; kind++) {
-			if (kind > 0 && (!w->rows[i].comp_available[kind - 1] || !sf->comp_f[kind - 1]))
+			if (kind > 0 &&
+			    (!w->rows[i].comp_available[kind - 1] || !sf->comp_f[kind - 1]))
 				continue;
 			int mode = w->mode ? w->mode[i * NKINDS + (size_t)kind] : POINT_AT_GRID;
 			if (mode == POINT_SKIP)
@@ -681,11 +690,16 @@ static void remember_latest(struct lav_semaforo *sf, const struct lav_regime_poi
 
 static void job_done(struct lav_semaforo *sf, struct job *j, const char *err)
 {
-	if (j->kind == JOB_REPLAY && !err && j->until >= sf->next_ts) {
-		/* the replay reached the head: live evaluation continues from it */
+	bool covers_latest = sf->has_latest && j->from <= sf->latest.ts && sf->latest.ts < j->until;
+	if (j->kind == JOB_REPLAY && !err && j->res.evaluated > 0 &&
+	    (j->until >= sf->next_ts || covers_latest)) {
+		/* the replay rewrote the newest stored grid point (the points after
+		 * it, if any, had no data): live evaluation continues from it */
 		sf->carry = j->carry;
 		if (j->nrows)
 			remember_latest(sf, &j->last);
+		else
+			sf->has_latest = false; /* its row was deleted */
 	}
 	if (j->cb)
 		j->cb(j->arg, err, err ? NULL : &j->res);
@@ -841,10 +855,10 @@ static void parse_loaded(const struct lav_semaforo *sf, const PGresult *res, str
 			d->pts[k] = lav_xrealloc(d->pts[k], d->cap[k] * sizeof(struct lav_point));
 		}
 		d->pts[k][d->n[k]++] = (struct lav_point){
-			.ts = atoll(PQgetvalue(res, i, 1)),
-			.available_at = atoll(PQgetvalue(res, i, 2)),
-			.value = strtod(PQgetvalue(res, i, 3), NULL),
-			.confidence = 1,
+		    .ts = atoll(PQgetvalue(res, i, 1)),
+		    .available_at = atoll(PQgetvalue(res, i, 2)),
+		    .value = strtod(PQgetvalue(res, i, 3), NULL),
+		    .confidence = 1,
 		};
 	}
 }
@@ -870,8 +884,7 @@ static void load_range(struct lav_semaforo *sf, struct job *j)
 {
 	char *ids = feed_array(sf);
 	char from[24], until[24];
-	snprintf(from, sizeof(from), "%lld",
-		 (long long)lav_regime_horizon(&sf->params, j->cursor));
+	snprintf(from, sizeof(from), "%lld", (long long)lav_regime_horizon(&sf->params, j->cursor));
 	snprintf(until, sizeof(until), "%lld", (long long)j->until);
 	const char *params[] = {ids, from, until};
 	bool queued = lav_store_query(sf->srv->store, LOAD_SQL, 3, params, on_loaded, j);
@@ -900,6 +913,19 @@ static void on_carry(const PGresult *res, const char *err, void *arg)
 
 static void run(struct lav_semaforo *sf, struct job *j)
 {
+	if (j->kind == JOB_REPLAY && (sf->npending > 0 || sf->writing)) {
+		/* the row before `since` may still be on its way to PostgreSQL:
+		 * a replay starts from stored rows only */
+		int retry;
+		if (sf->npending > 0 && !lav_store_available(sf->srv->store, &retry)) {
+			sf->running = true;
+			job_done(
+			    sf, j,
+			    "live grid points are waiting to be stored (PostgreSQL unavailable)");
+			return;
+		}
+		return; /* write_done kicks again */
+	}
 	sf->running = true;
 	if (j->kind == JOB_REPLAY) {
 		char since[24];
@@ -948,11 +974,12 @@ static void kick(struct lav_semaforo *sf)
 		if (sf->next_ts < oldest) {
 			char a[LAV_TIME_STRLEN], b[LAV_TIME_STRLEN];
 			lav_time_format(sf->next_ts, a);
-			lav_time_format(oldest, b);
-			lav_warn(&sf->srv->log,
-				 "semáforo: catch-up limited to %d grid points: %s to %s not evaluated "
-				 "(POST /api/liquidity/v1/replay evaluates them)",
-				 LAV_SEMAFORO_CATCHUP_MAX, a, b);
+			lav_time_format(oldest - sf->step_us, b);
+			lav_warn(
+			    &sf->srv->log,
+			    "semáforo: catch-up limited to %d grid points: %s to %s not evaluated "
+			    "(POST /api/liquidity/v1/replay evaluates them)",
+			    LAV_SEMAFORO_CATCHUP_MAX, a, b);
 			sf->next_ts = oldest;
 		}
 		struct job *j = lav_xcalloc(1, sizeof(*j));
@@ -966,14 +993,24 @@ static void kick(struct lav_semaforo *sf)
 
 /* ---- public ---- */
 
-
 void lav_semaforo_start(struct lav_semaforo *sf)
 {
 	char at[LAV_TIME_STRLEN];
 	lav_time_format(sf->next_ts, at);
-	lav_info(&sf->srv->log, "semáforo: %zu feeds, grid %llds (evaluated %lld ms after each boundary), next grid point %s",
+	lav_info(&sf->srv->log,
+		 "semáforo: %zu feeds, grid %llds (evaluated %lld ms after each boundary), next "
+		 "grid point %s",
 		 sf->nfeeds, (long long)(sf->step_us / LAV_US_PER_S),
 		 (long long)(sf->delay_us / LAV_US_PER_MS), at);
+	int64_t reach = sf->params.window_us + sf->params.trend_lookback_us;
+	if ((int64_t)sf->srv->cfg.retention_days * LAV_US_PER_DAY < reach)
+		lav_warn(
+		    &sf->srv->log,
+		    "semáforo: FEATURE_STORE_RETENTION_DAYS=%d is shorter than the window + trend "
+		    "lookback (%lld days): windows read from PostgreSQL (replays, catch-up) are "
+		    "cut "
+		    "at the retention cutoff while the hot series may hold older points",
+		    sf->srv->cfg.retention_days, (long long)(reach / LAV_US_PER_DAY));
 	sf->timer = evtimer_new(sf->srv->base, on_timer, sf);
 	sf->retry_timer = evtimer_new(sf->srv->base, on_retry, sf);
 	sf->slice_ev = evtimer_new(sf->srv->base, on_slice, sf);
@@ -1067,8 +1104,8 @@ void lav_semaforo_replay(struct lav_semaforo *sf, int64_t since, int64_t until, 
 	if (j->until < j->from)
 		j->until = j->from;
 	j->until = grid_ceil(sf, j->until);
-	j->carry = (struct lav_regime_carry){.state = LAV_REGIME_NONE,
-					     .run_candidate = LAV_REGIME_NONE};
+	j->carry =
+	    (struct lav_regime_carry){.state = LAV_REGIME_NONE, .run_candidate = LAV_REGIME_NONE};
 	j->res.since = j->from;
 	j->res.until = j->until;
 	j->cb = cb;

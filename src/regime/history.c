@@ -13,40 +13,55 @@
 #define US(x) "(extract(epoch FROM " x ") * 1000000)::int8"
 
 #define ROW_COLUMNS                                                                                \
-	US("ts") ", raw, smoothed, score, gl, cn, mp, candidate, state, flip, flip_from, "         \
-		 "confidence, run_candidate, " US("run_start") ", " US("computed_at")
+	US("ts")                                                                                   \
+	", raw, smoothed, score, gl, cn, mp, candidate, state, flip, flip_from, "                  \
+	"confidence, run_candidate, " US("run_start") ", " US("computed_at")
 
-const char LAV_REGIME_SELECT_SQL[] = "SELECT " ROW_COLUMNS " FROM regime_history"
-				     " WHERE ts >= " TS("$1") " AND ts < " TS("$2")
-				     " ORDER BY ts LIMIT $3";
+const char LAV_REGIME_SELECT_SQL[] =
+    "SELECT " ROW_COLUMNS " FROM regime_history"
+    " WHERE ts >= " TS("$1") " AND ts < " TS("$2") " ORDER BY ts LIMIT $3";
 const char LAV_REGIME_BEFORE_SQL[] = "SELECT " ROW_COLUMNS " FROM regime_history"
 				     " WHERE ts < " TS("$1") " ORDER BY ts DESC LIMIT 1";
 const char LAV_REGIME_LAST_SQL[] =
-	"SELECT " ROW_COLUMNS " FROM regime_history ORDER BY ts DESC LIMIT 1";
+    "SELECT " ROW_COLUMNS " FROM regime_history ORDER BY ts DESC LIMIT 1";
 
 /* The rows of $1 replace what they name; with a range ($2, $3) the range's
  * other rows go too (grid points that no longer have data). DELETE and
  * INSERT touch disjoint rows, so one statement does both atomically. */
-const char LAV_REGIME_UPSERT_SQL[] =
-	"WITH new AS (SELECT " TS("r.ts") " AS ts, r.raw, r.smoothed, r.score, r.gl, r.cn, r.mp,"
-	" r.candidate, r.state, r.flip, r.flip_from, r.confidence, r.run_candidate,"
-	" " TS("r.run_start") " AS run_start, " TS("r.computed_at") " AS computed_at"
-	" FROM jsonb_to_recordset($1::jsonb) AS r(ts int8, raw float8, smoothed float8,"
-	" score float8, gl float8, cn float8, mp float8, candidate text, state text, flip bool,"
-	" flip_from text, confidence float8, run_candidate text, run_start int8,"
-	" computed_at int8)),"
-	" del AS (DELETE FROM regime_history h WHERE $2::int8 IS NOT NULL"
-	" AND h.ts >= " TS("$2") " AND h.ts < " TS("$3")
-	" AND NOT EXISTS (SELECT 1 FROM new WHERE new.ts = h.ts) RETURNING 1),"
-	" ins AS (INSERT INTO regime_history (ts, raw, smoothed, score, gl, cn, mp, candidate,"
-	" state, flip, flip_from, confidence, run_candidate, run_start, computed_at)"
-	" SELECT * FROM new ON CONFLICT (ts) DO UPDATE SET raw = EXCLUDED.raw,"
-	" smoothed = EXCLUDED.smoothed, score = EXCLUDED.score, gl = EXCLUDED.gl,"
-	" cn = EXCLUDED.cn, mp = EXCLUDED.mp, candidate = EXCLUDED.candidate,"
-	" state = EXCLUDED.state, flip = EXCLUDED.flip, flip_from = EXCLUDED.flip_from,"
-	" confidence = EXCLUDED.confidence, run_candidate = EXCLUDED.run_candidate,"
-	" run_start = EXCLUDED.run_start, computed_at = EXCLUDED.computed_at RETURNING 1)"
-	" SELECT (SELECT count(*) FROM del), (SELECT count(*) FROM ins)";
+const char LAV_REGIME_UPSERT_SQL[] = "WITH new AS (SELECT " TS(
+    "r.ts") " AS ts, r.raw, r.smoothed, r.score, r.gl, r.cn, r.mp,"
+	    " r.candidate, r.state, r.flip, r.flip_from, r.confidence, r.run_candidate,"
+	    " " TS("r.run_start") " AS run_start, " TS(
+		"r.computed_at") " AS computed_at"
+				 " FROM jsonb_to_recordset($1::jsonb) AS r(ts int8, raw float8, "
+				 "smoothed float8,"
+				 " score float8, gl float8, cn float8, mp float8, candidate text, "
+				 "state text, flip bool,"
+				 " flip_from text, confidence float8, run_candidate text, "
+				 "run_start int8,"
+				 " computed_at int8)),"
+				 " del AS (DELETE FROM regime_history h WHERE $2::int8 IS NOT NULL"
+				 " AND h.ts >= " TS("$2") " AND h.ts < " TS(
+				     "$3") " AND NOT EXISTS (SELECT 1 FROM new WHERE new.ts = "
+					   "h.ts) RETURNING 1),"
+					   " ins AS (INSERT INTO regime_history (ts, raw, "
+					   "smoothed, score, gl, cn, mp, candidate,"
+					   " state, flip, flip_from, confidence, run_candidate, "
+					   "run_start, computed_at)"
+					   " SELECT * FROM new ON CONFLICT (ts) DO UPDATE SET raw "
+					   "= EXCLUDED.raw,"
+					   " smoothed = EXCLUDED.smoothed, score = EXCLUDED.score, "
+					   "gl = EXCLUDED.gl,"
+					   " cn = EXCLUDED.cn, mp = EXCLUDED.mp, candidate = "
+					   "EXCLUDED.candidate,"
+					   " state = EXCLUDED.state, flip = EXCLUDED.flip, "
+					   "flip_from = EXCLUDED.flip_from,"
+					   " confidence = EXCLUDED.confidence, run_candidate = "
+					   "EXCLUDED.run_candidate,"
+					   " run_start = EXCLUDED.run_start, computed_at = "
+					   "EXCLUDED.computed_at RETURNING 1)"
+					   " SELECT (SELECT count(*) FROM del), (SELECT count(*) "
+					   "FROM ins)";
 
 enum lav_regime lav_regime_parse(const char *name)
 {
@@ -83,11 +98,11 @@ void lav_regime_row_from(struct lav_regime_row *row, const struct lav_regime_poi
 void lav_regime_row_carry(const struct lav_regime_row *row, struct lav_regime_carry *out)
 {
 	*out = (struct lav_regime_carry){
-		.has_prev = true,
-		.smoothed = row->smoothed,
-		.state = row->state,
-		.run_candidate = row->run_candidate,
-		.run_start = row->run_start,
+	    .has_prev = true,
+	    .smoothed = row->smoothed,
+	    .state = row->state,
+	    .run_candidate = row->run_candidate,
+	    .run_start = row->run_start,
 	};
 }
 
@@ -127,7 +142,8 @@ void lav_regime_rows_json(struct lav_buf *out, const struct lav_regime_row *rows
 		else
 			lav_buf_printf(out, ",\"flip_from\":null");
 		num(out, "confidence", r->confidence);
-		lav_buf_printf(out, ",\"run_candidate\":\"%s\",\"run_start\":%lld,\"computed_at\":%lld}",
+		lav_buf_printf(out,
+			       ",\"run_candidate\":\"%s\",\"run_start\":%lld,\"computed_at\":%lld}",
 			       lav_regime_name(r->run_candidate), (long long)r->run_start,
 			       (long long)r->computed_at);
 	}
@@ -150,7 +166,8 @@ bool lav_regime_row_parse(const PGresult *r, int i, struct lav_regime_row *out)
 	out->candidate = lav_regime_parse(PQgetvalue(r, i, 7));
 	out->state = lav_regime_parse(PQgetvalue(r, i, 8));
 	out->flip = PQgetvalue(r, i, 9)[0] == 't';
-	out->from = PQgetisnull(r, i, 10) ? LAV_REGIME_NONE : lav_regime_parse(PQgetvalue(r, i, 10));
+	out->from =
+	    PQgetisnull(r, i, 10) ? LAV_REGIME_NONE : lav_regime_parse(PQgetvalue(r, i, 10));
 	out->confidence = strtod(PQgetvalue(r, i, 11), NULL);
 	out->run_candidate = lav_regime_parse(PQgetvalue(r, i, 12));
 	out->run_start = atoll(PQgetvalue(r, i, 13));

@@ -25,14 +25,14 @@ void lav_regime_params_from(const struct lav_liq_config *liq, double freshness_r
 			    struct lav_regime_params *out)
 {
 	*out = (struct lav_regime_params){
-		.window_us = liq->window_ms * LAV_US_PER_MS,
-		.trend_lookback_us = liq->trend_lookback_ms * LAV_US_PER_MS,
-		.confirm_us = liq->flip_confirm_ms * LAV_US_PER_MS,
-		.min_obs = liq->min_obs,
-		.freshness_ratio = freshness_ratio,
-		.alpha = liq->alpha,
-		.theta_hi = liq->theta_hi,
-		.theta_lo = liq->theta_lo,
+	    .window_us = liq->window_ms * LAV_US_PER_MS,
+	    .trend_lookback_us = liq->trend_lookback_ms * LAV_US_PER_MS,
+	    .confirm_us = liq->flip_confirm_ms * LAV_US_PER_MS,
+	    .min_obs = liq->min_obs,
+	    .freshness_ratio = freshness_ratio,
+	    .alpha = liq->alpha,
+	    .theta_hi = liq->theta_hi,
+	    .theta_lo = liq->theta_lo,
 	};
 	for (int c = 0; c < LAV_NCOMP; c++)
 		out->weights[c] = liq->weights[c];
@@ -45,8 +45,8 @@ static size_t upper_ts(const struct lav_feed_view *v, int64_t t)
 
 /* Among the revisions of the ts group ending just before end, the latest
  * known at t; *begin is set to the group's first index. */
-static const struct lav_point *known_in_group(const struct lav_feed_view *v, size_t end,
-					      int64_t t, size_t *begin)
+static const struct lav_point *known_in_group(const struct lav_feed_view *v, size_t end, int64_t t,
+					      size_t *begin)
 {
 	int64_t ts = v->pts[end - 1].ts;
 	size_t b = end;
@@ -91,8 +91,8 @@ static bool asof_within(const struct lav_feed_view *v, int64_t t, int64_t horizo
 	return true;
 }
 
-void lav_feed_signal_at(const struct lav_feed_view *v, int64_t t,
-			const struct lav_regime_params *p, struct lav_feed_signal *out)
+void lav_feed_signal_at(const struct lav_feed_view *v, int64_t t, const struct lav_regime_params *p,
+			struct lav_feed_signal *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->present = asof_within(v, t, lav_regime_horizon(p, t), &out->x, &out->ts);
@@ -124,9 +124,12 @@ void lav_feed_signal_at(const struct lav_feed_view *v, int64_t t,
 			ss += (q->value - mu) * (q->value - mu);
 		end = b;
 	}
+	double sigma = sqrt(ss / (double)(n - 1));
+	if (!isfinite(mu) || !isfinite(sigma))
+		return; /* values near DBL_MAX overflow the sums: no usable z */
 	out->sufficient = true;
 	out->mu = mu;
-	out->sigma = sqrt(ss / (double)(n - 1));
+	out->sigma = sigma;
 	if (out->sigma > 0) {
 		double z = (out->x - mu) / out->sigma;
 		out->z = z > 3 ? 3 : z < -3 ? -3 : z;
@@ -165,7 +168,9 @@ void lav_regime_eval(const struct lav_regime_inputs *in, const struct lav_regime
 		wall += p->weights[c];
 		if (den > 0) {
 			out->comp_available[c] = true;
-			out->comp[c] = num / den;
+			/* a weighted mean of values in [-3, 3] can round past 3 */
+			double comp = num / den;
+			out->comp[c] = comp > 3 ? 3 : comp < -3 ? -3 : comp;
 			csum += p->weights[c] * out->comp[c];
 			wsum += p->weights[c];
 		}
@@ -174,8 +179,8 @@ void lav_regime_eval(const struct lav_regime_inputs *in, const struct lav_regime
 		return; /* no component: no grid point, not a made-up one */
 	out->valid = true;
 	out->raw = csum / wsum;
-	out->smoothed = carry->has_prev ? p->alpha * out->raw + (1 - p->alpha) * carry->smoothed
-					: out->raw;
+	out->smoothed =
+	    carry->has_prev ? p->alpha * out->raw + (1 - p->alpha) * carry->smoothed : out->raw;
 	double s = out->smoothed;
 	double score = 100 * (s + 3) / 6;
 	out->score = score < 0 ? 0 : score > 100 ? 100 : score;
@@ -237,10 +242,10 @@ void lav_regime_hints(enum lav_regime state, double smoothed, struct lav_hint ou
 	if (tilt > 1)
 		tilt = 1;
 	static const int STANCE[3][3] = {
-		/* market_neutral, directional, yield */
-		[LAV_VERDE] = {0, 1, -1},
-		[LAV_AMARILLO] = {0, 0, 0},
-		[LAV_ROJO] = {1, -1, 1},
+	    /* market_neutral, directional, yield */
+	    [LAV_VERDE] = {0, 1, -1},
+	    [LAV_AMARILLO] = {0, 0, 0},
+	    [LAV_ROJO] = {1, -1, 1},
 	};
 	for (int i = 0; i < 3; i++) {
 		int st = state >= LAV_VERDE && state <= LAV_ROJO ? STANCE[state][i] : 0;

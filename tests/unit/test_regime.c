@@ -1618,3 +1618,61 @@ Test(params, from_liq_config)
 	cr_assert(p.theta_hi == 0.8 && p.theta_lo == -0.8);
 	cr_assert(p.weights[0] == 0.4 && p.weights[1] == 0.4 && p.weights[2] == 0.2);
 }
+
+/* ================================================================== */
+/* Numerical edges                                                     */
+/* ================================================================== */
+
+Test(edges, values_near_dbl_max_are_insufficient_not_nan)
+{
+	/* {1e308, 1e308, 1e308}: the sum overflows to inf, so μ is inf; such a
+	 * feed must drop out (insufficient) instead of poisoning the EMA */
+	struct lav_regime_params p = params();
+	struct feed f;
+	feed_init(&f, H);
+	HOURLY(&f, T0, 1e308, 1e308, 1e308);
+	struct lav_feed_signal s;
+	sig(&f, T0, &p, &s);
+	cr_assert(s.present);
+	cr_assert_not(s.sufficient);
+	cr_assert(s.z == 0);
+	struct lav_regime_inputs in;
+	gl_only(&in, &f);
+	struct lav_regime_carry carry = fresh_carry();
+	static struct lav_regime_point out;
+	lav_regime_eval(&in, &p, T0, &carry, &out);
+	cr_assert_not(out.valid, "no sufficient feed: no grid point");
+	cr_assert_not(carry.has_prev);
+}
+
+Test(edges, component_never_passes_three)
+{
+	/* weights 0.7, 0.2, 0.1 with every z = 3: Σ w z / Σ |w| rounds to
+	 * 3.0000000000000004 in doubles; the component stays in [-3, 3] */
+	struct lav_regime_params p = params();
+	struct feed a, b, c;
+	feed_init(&a, H);
+	feed_init(&b, H);
+	feed_init(&c, H);
+	/* 29 zeros and a 100 at T0 in a 30h window: μ = 10/3, σ = 18.26…,
+	 * z = 5.29… → clamped to 3 */
+	p.window_us = 30 * H;
+	struct feed *fs[3] = {&a, &b, &c};
+	for (int k = 0; k < 3; k++)
+		for (int64_t i = 29; i >= 0; i--)
+			add(fs[k], T0 - i * H, T0 - i * H, i == 0 ? 100 : 0);
+	struct lav_regime_inputs in;
+	inputs_init(&in);
+	put(&in, LAV_COMP_GL, &a, 0.7);
+	put(&in, LAV_COMP_GL, &b, 0.2);
+	put(&in, LAV_COMP_GL, &c, 0.1);
+	struct lav_regime_carry carry = fresh_carry();
+	static struct lav_regime_point out;
+	lav_regime_eval(&in, &p, T0, &carry, &out);
+	cr_assert(out.valid);
+	cr_assert(out.signals[0][0].z == 3 && out.signals[0][1].z == 3 && out.signals[0][2].z == 3);
+	cr_assert(0.7 * 3 + 0.2 * 3 + 0.1 * 3 > 3 * (0.7 + 0.2 + 0.1) ||
+			  (0.7 * 3 + 0.2 * 3 + 0.1 * 3) / (0.7 + 0.2 + 0.1) > 3,
+		  "the case must round past 3 without the clamp");
+	cr_assert(out.comp[LAV_COMP_GL] == 3, "comp %.17g", out.comp[LAV_COMP_GL]);
+}
