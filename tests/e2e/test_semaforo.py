@@ -258,9 +258,9 @@ def test_replay_range_is_clamped_and_aligned(hist):
     # entirely after the evaluated grid points: nothing
     rep = sh.replay_ok(h.d, lh.now_us() + 2 * D, lh.now_us() + 3 * D)
     assert rep["evaluated"] == 0 and rep["stored"] == 0 and rep["deleted"] == 0, rep
-    # before any data: evaluated, nothing stored, nothing deleted
-    rep = sh.replay_ok(h.d, h.d0 - 400 * D, h.d0 - 300 * D)
-    assert rep["evaluated"] == 100 * 24 and rep["stored"] == 0 and rep["deleted"] == 0, rep
+    # before any data (but after the retention cutoff): evaluated, nothing stored, nothing deleted
+    rep = sh.replay_ok(h.d, h.d0 - 150 * D, h.d0 - 100 * D)
+    assert rep["evaluated"] == 50 * 24 and rep["stored"] == 0 and rep["deleted"] == 0, rep
     assert sh.compare_model(sh.history(h.d, h.d0, h.until), h.model) == []
 
 
@@ -705,6 +705,9 @@ REPLAY_BAD = [
     ("over 200000 grid points", {"since": "2000-01-01T00:00:00Z", "until": "2030-01-01T00:00:00Z"}, 422,
      "invalid_query"),
     ("centuries", {"since": "0001-01-01T00:00:00Z", "until": "9999-12-31T23:59:59Z"}, 422, "invalid_query"),
+    # the hist lavd keeps 400 days: before that PostgreSQL holds nothing to replay
+    ("before the retention cutoff", {"since": lh.fmt_ts(lh.now_us() - 450 * 86400 * 10**6),
+                                     "until": lh.fmt_ts(lh.now_us() - 440 * 86400 * 10**6)}, 422, "invalid_query"),
 ]
 
 
