@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "lav/http.h"
 
@@ -16,6 +17,12 @@ void lav_api_dispatch(struct lav_server *srv, struct lav_request *req);
 /* Decodes the request body by Content-Type (415 / 400 answered here; NULL
  * then). The caller owns the result. */
 json_t *lav_api_body(struct lav_request *req);
+
+/* Reads doc[key] as an RFC 3339 time into *out. Absent or null: true and *out
+ * untouched, unless required. Answers 400 bad_parameter naming the field and
+ * returns false otherwise. */
+bool lav_api_time_field(struct lav_request *req, const json_t *doc, const char *key,
+			bool required, int64_t *out);
 
 /* Sends a writer-built body with the negotiated content type. */
 void lav_api_reply(struct lav_request *req, int status, struct lav_buf *body);

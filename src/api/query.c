@@ -268,20 +268,6 @@ static const struct lav_tz *zone(struct lav_server *srv, const char *name)
 	return tz;
 }
 
-static bool parse_time_field(struct lav_request *req, json_t *doc, const char *key, int64_t *out)
-{
-	json_t *v = json_object_get(doc, key);
-	if (!v || json_is_null(v))
-		return true;
-	const char *why = "must be an RFC 3339 string";
-	if (!json_is_string(v) || !lav_time_parse(json_string_value(v), json_string_length(v), out,
-						  &why)) {
-		lav_respond_error(req, 400, "bad_parameter", "field \"%s\": %s", key, why);
-		return false;
-	}
-	return true;
-}
-
 #define BAD(status, code, ...)                                                                     \
 	do {                                                                                       \
 		lav_respond_error(req, status, code, __VA_ARGS__);                                 \
@@ -324,9 +310,9 @@ void lav_api_query(struct lav_server *srv, struct lav_request *req)
 	json_t *ent = json_object_get(doc, "entity");
 	if (ent && !json_is_null(ent) && !json_is_string(ent))
 		BAD(400, "bad_parameter", "field \"entity\": must be a string");
-	if (!parse_time_field(req, doc, "since", &c->since) ||
-	    !parse_time_field(req, doc, "until", &c->until) ||
-	    !parse_time_field(req, doc, "as_of", &c->as_of))
+	if (!lav_api_time_field(req, doc, "since", false, &c->since) ||
+	    !lav_api_time_field(req, doc, "until", false, &c->until) ||
+	    !lav_api_time_field(req, doc, "as_of", false, &c->as_of))
 		goto fail_quiet;
 	if (c->since >= c->until)
 		BAD(422, "invalid_query", "since must be before until (the range is since <= ts < until)");
