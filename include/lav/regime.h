@@ -94,6 +94,10 @@ struct lav_regime_point {
 void lav_regime_eval(const struct lav_regime_inputs *in, const struct lav_regime_params *p,
 		     int64_t t, struct lav_regime_carry *carry, struct lav_regime_point *out);
 
+/* agree_c · fresh_c of component c (0 when unavailable): the term step 7
+ * averages with the score weights, served as the scoreboard's coherence. */
+double lav_regime_coherence(const struct lav_regime_point *pt, int c);
+
 /* Hints (step 8): -1 underweight, 0 neutral, +1 overweight per sleeve, with
  * a tilt of ±|s|/3 clamped to [-1, 1]. */
 enum lav_sleeve { LAV_SLEEVE_MARKET_NEUTRAL, LAV_SLEEVE_DIRECTIONAL, LAV_SLEEVE_YIELD };

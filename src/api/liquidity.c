@@ -59,17 +59,23 @@ static const struct lav_regime_point *latest_or_404(struct lav_server *srv, stru
 	return p;
 }
 
-static void write_components(struct lav_writer *w, const struct lav_regime_point *p)
+/* A number, or null when absent. */
+static void opt_double(struct lav_writer *w, const char *key, bool present, double v)
+{
+	lav_w_key(w, key);
+	if (present)
+		lav_w_double(w, v);
+	else
+		lav_w_null(w);
+}
+
+static void write_components(struct lav_writer *w, const bool available[LAV_NCOMP],
+			     const double comp[LAV_NCOMP])
 {
 	lav_w_key(w, "components");
 	lav_w_map_begin(w);
-	for (int c = 0; c < LAV_NCOMP; c++) {
-		lav_w_key(w, COMP_NAME[c]);
-		if (p->comp_available[c])
-			lav_w_double(w, p->comp[c]);
-		else
-			lav_w_null(w);
-	}
+	for (int c = 0; c < LAV_NCOMP; c++)
+		opt_double(w, COMP_NAME[c], available[c], comp[c]);
 	lav_w_map_end(w);
 }
 
@@ -81,7 +87,7 @@ static void write_regime(struct lav_writer *w, const struct lav_regime_point *p,
 	lav_w_str(w, lav_regime_name(p->state));
 	lav_w_key(w, "confidence");
 	lav_w_double(w, p->confidence);
-	write_components(w, p);
+	write_components(w, p->comp_available, p->comp);
 	lav_w_key(w, "score");
 	lav_w_double(w, p->score);
 	lav_w_key(w, "updated_at");
@@ -135,17 +141,6 @@ out:
 	lav_buf_free(&b);
 }
 
-/* coherence_c = agree_c · fresh_c, the term confidence averages with the
- * score weights (docs/semaforo.md). */
-static double coherence(const struct lav_regime_point *p, int c)
-{
-	if (!p->comp_available[c])
-		return 0;
-	double cs = p->comp[c] * p->smoothed;
-	double agree = cs > 0 ? 1 : (p->comp[c] == 0 || p->smoothed == 0) ? 0.5 : 0;
-	return agree * p->fresh[c];
-}
-
 void lav_api_scoreboard(struct lav_server *srv, struct lav_request *req)
 {
 	static const char *const allowed[] = {NULL};
@@ -181,7 +176,7 @@ void lav_api_scoreboard(struct lav_server *srv, struct lav_request *req)
 	lav_w_double(&w, p->smoothed);
 	lav_w_key(&w, "confidence");
 	lav_w_double(&w, p->confidence);
-	write_components(&w, p);
+	write_components(&w, p->comp_available, p->comp);
 	lav_w_key(&w, "signals");
 	lav_w_array_begin(&w);
 	for (int c = 0; c < LAV_NCOMP; c++) {
@@ -201,31 +196,15 @@ void lav_api_scoreboard(struct lav_server *srv, struct lav_request *req)
 			lav_w_str(&w, COMP_NAME[c]);
 			lav_w_key(&w, "weight");
 			lav_w_double(&w, wf);
-			lav_w_key(&w, "value");
-			if (s->present)
-				lav_w_double(&w, s->x);
-			else
-				lav_w_null(&w);
+			opt_double(&w, "value", s->present, s->x);
 			lav_w_key(&w, "ts");
 			if (s->present)
 				lav_w_time(&w, s->ts);
 			else
 				lav_w_null(&w);
-			lav_w_key(&w, "z");
-			if (s->sufficient)
-				lav_w_double(&w, s->z);
-			else
-				lav_w_null(&w);
-			lav_w_key(&w, "mean");
-			if (s->sufficient)
-				lav_w_double(&w, s->mu);
-			else
-				lav_w_null(&w);
-			lav_w_key(&w, "sd");
-			if (s->sufficient)
-				lav_w_double(&w, s->sigma);
-			else
-				lav_w_null(&w);
+			opt_double(&w, "z", s->sufficient, s->z);
+			opt_double(&w, "mean", s->sufficient, s->mu);
+			opt_double(&w, "sd", s->sufficient, s->sigma);
 			lav_w_key(&w, "observations");
 			lav_w_int(&w, (int64_t)s->nobs);
 			lav_w_key(&w, "sufficient");
@@ -245,21 +224,13 @@ void lav_api_scoreboard(struct lav_server *srv, struct lav_request *req)
 	lav_w_map_begin(&w);
 	for (int c = 0; c < LAV_NCOMP; c++) {
 		lav_w_key(&w, COMP_NAME[c]);
-		lav_w_double(&w, coherence(p, c));
+		lav_w_double(&w, lav_regime_coherence(p, c));
 	}
 	lav_w_map_end(&w);
 	lav_w_key(&w, "rules");
 	lav_w_map_begin(&w);
-	lav_w_key(&w, "etf_net_flow");
-	if (p->etf_present)
-		lav_w_double(&w, p->etf);
-	else
-		lav_w_null(&w);
-	lav_w_key(&w, "stables_yoy");
-	if (p->stables_present)
-		lav_w_double(&w, p->stables_yoy);
-	else
-		lav_w_null(&w);
+	opt_double(&w, "etf_net_flow", p->etf_present, p->etf);
+	opt_double(&w, "stables_yoy", p->stables_present, p->stables_yoy);
 	lav_w_key(&w, "rrp_rising");
 	lav_w_bool(&w, p->rrp_up);
 	lav_w_key(&w, "tga_rising");
@@ -330,16 +301,7 @@ static void write_row(struct lav_writer *w, const struct lav_regime_row *r)
 	lav_w_double(w, r->smoothed);
 	lav_w_key(w, "score");
 	lav_w_double(w, r->score);
-	lav_w_key(w, "components");
-	lav_w_map_begin(w);
-	for (int c = 0; c < LAV_NCOMP; c++) {
-		lav_w_key(w, COMP_NAME[c]);
-		if (r->comp_available[c])
-			lav_w_double(w, r->comp[c]);
-		else
-			lav_w_null(w);
-	}
-	lav_w_map_end(w);
+	write_components(w, r->comp_available, r->comp);
 	lav_w_key(w, "candidate");
 	lav_w_str(w, lav_regime_name(r->candidate));
 	lav_w_key(w, "state");
@@ -361,8 +323,8 @@ static void write_row(struct lav_writer *w, const struct lav_regime_row *r)
 static void on_history(const PGresult *res, const char *err, void *arg)
 {
 	struct history_ctx *c = arg;
-	if (!err && (!res || PQresultStatus(res) != PGRES_TUPLES_OK))
-		err = res ? PQresultErrorMessage(res) : "no result";
+	if (!err && !res)
+		err = "no result"; /* lav_pg sets err for every failed status */
 	if (err) {
 		lav_respond_error_ex(c->req, 503, "unavailable", "Retry-After: 1\r\n", NULL, 0,
 				     "history query failed: %s", err);
@@ -488,20 +450,6 @@ static void on_replayed(void *arg, const char *err, const struct lav_replay_resu
 	lav_buf_free(&b);
 }
 
-static bool body_time(struct lav_request *req, json_t *doc, const char *key, int64_t *out)
-{
-	json_t *v = json_object_get(doc, key);
-	const char *why = "required";
-	if (json_is_string(v) &&
-	    lav_time_parse(json_string_value(v), json_string_length(v), out, &why))
-		return true;
-	if (v && !json_is_string(v))
-		why = "must be an RFC 3339 string";
-	lav_respond_error(req, 400, "bad_parameter", "field \"%s\": %s (e.g. 2025-10-20T00:00:00Z)",
-			  key, why);
-	return false;
-}
-
 void lav_api_replay(struct lav_server *srv, struct lav_request *req)
 {
 	json_t *doc = lav_api_body(req);
@@ -525,7 +473,8 @@ void lav_api_replay(struct lav_server *srv, struct lav_request *req)
 		}
 	}
 	int64_t since, until;
-	bool ok = body_time(req, doc, "since", &since) && body_time(req, doc, "until", &until);
+	bool ok = lav_api_time_field(req, doc, "since", true, &since) &&
+		  lav_api_time_field(req, doc, "until", true, &until);
 	json_decref(doc);
 	if (!ok)
 		return;

@@ -226,14 +226,18 @@ void lav_regime_eval(const struct lav_regime_inputs *in, const struct lav_regime
 
 	/* step 7 */
 	double conf = 0;
-	for (int c = 0; c < LAV_NCOMP; c++) {
-		if (!out->comp_available[c])
-			continue;
-		double cs = out->comp[c] * s;
-		double agree = cs > 0 ? 1 : (out->comp[c] == 0 || s == 0) ? 0.5 : 0;
-		conf += p->weights[c] * agree * out->fresh[c];
-	}
+	for (int c = 0; c < LAV_NCOMP; c++)
+		conf += p->weights[c] * lav_regime_coherence(out, c);
 	out->confidence = wall > 0 ? conf / wall : 0;
+}
+
+double lav_regime_coherence(const struct lav_regime_point *pt, int c)
+{
+	if (!pt->comp_available[c])
+		return 0;
+	double cs = pt->comp[c] * pt->smoothed;
+	double agree = cs > 0 ? 1 : (pt->comp[c] == 0 || pt->smoothed == 0) ? 0.5 : 0;
+	return agree * pt->fresh[c];
 }
 
 void lav_regime_hints(enum lav_regime state, double smoothed, struct lav_hint out[3])
