@@ -225,6 +225,32 @@ static char *feed_array(const struct lav_semaforo *sf)
 	return lav_buf_cstr(&b);
 }
 
+/* LOAD_SQL's parameters for grid points first <= T < until. */
+struct load_params {
+	char *ids;
+	char from[24], until[24];
+	const char *v[3];
+};
+
+static void load_params_init(const struct lav_semaforo *sf, int64_t first, int64_t until,
+			     struct load_params *lp)
+{
+	lp->ids = feed_array(sf);
+	snprintf(lp->from, sizeof(lp->from), "%lld",
+		 (long long)lav_regime_horizon(&sf->params, first));
+	snprintf(lp->until, sizeof(lp->until), "%lld", (long long)until);
+	lp->v[0] = lp->ids;
+	lp->v[1] = lp->from;
+	lp->v[2] = lp->until;
+}
+
+static void loaded_clear(struct loaded *d)
+{
+	for (size_t k = 0; k < MAX_FEEDS; k++)
+		free(d->pts[k]);
+	memset(d, 0, sizeof(*d));
+}
+
 static bool hot_views(struct lav_semaforo *sf, int64_t from, struct lav_feed_view *views);
 static void loaded_views(struct lav_semaforo *sf, const struct loaded *d,
 			 struct lav_feed_view *views);
@@ -240,14 +266,10 @@ static bool restore_signals(struct lav_semaforo *sf, PGconn *conn, char *err, si
 		signals_from(sf, views);
 		return true;
 	}
-	char *ids = feed_array(sf);
-	char from[24], until[24];
-	snprintf(from, sizeof(from), "%lld",
-		 (long long)lav_regime_horizon(&sf->params, sf->latest.ts));
-	snprintf(until, sizeof(until), "%lld", (long long)(sf->latest.ts + 1));
-	const char *params[] = {ids, from, until};
-	PGresult *r = PQexecParams(conn, LOAD_SQL, 3, NULL, params, NULL, NULL, 0);
-	free(ids);
+	struct load_params lp;
+	load_params_init(sf, sf->latest.ts, sf->latest.ts + 1, &lp);
+	PGresult *r = PQexecParams(conn, LOAD_SQL, 3, NULL, lp.v, NULL, NULL, 0);
+	free(lp.ids);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		snprintf(err, errlen, "semáforo feeds: %s", PQresultErrorMessage(r));
 		PQclear(r);
@@ -258,8 +280,7 @@ static bool restore_signals(struct lav_semaforo *sf, PGconn *conn, char *err, si
 	PQclear(r);
 	loaded_views(sf, d, views);
 	signals_from(sf, views);
-	for (size_t k = 0; k < MAX_FEEDS; k++)
-		free(d->pts[k]);
+	loaded_clear(d);
 	free(d);
 	return true;
 }
@@ -454,6 +475,18 @@ static void on_slice(evutil_socket_t fd, short what, void *arg)
 		eval_slice(sf, sf->jobs);
 }
 
+/* The error of a read the engine issued (lav_pg already turned failed
+ * statuses into err), or why its result must not be used any more. */
+static const char *read_outcome(const struct lav_semaforo *sf, const PGresult *res,
+				const char *err)
+{
+	if (err)
+		return err;
+	if (!res)
+		return "no result";
+	return sf->closing ? "shutting down" : NULL;
+}
+
 /* ---- writes ---- */
 
 static void write_free(struct write *w)
@@ -468,8 +501,7 @@ static void write_free(struct write *w)
 
 static void job_free(struct job *j)
 {
-	for (size_t k = 0; k < MAX_FEEDS; k++)
-		free(j->data.pts[k]);
+	loaded_clear(&j->data);
 	free(j->rows);
 	free(j);
 }
@@ -521,8 +553,8 @@ static void write_done(struct write *w, const char *err, size_t deleted)
 static void on_upserted(const PGresult *res, const char *err, void *arg)
 {
 	struct write *w = arg;
-	if (!err && (!res || PQresultStatus(res) != PGRES_TUPLES_OK))
-		err = res ? PQresultErrorMessage(res) : "no result";
+	if (!err && !res)
+		err = "no result"; /* lav_pg sets err for every failed status */
 	size_t deleted = !err && PQntuples(res) == 1 ? (size_t)atoll(PQgetvalue(res, 0, 0)) : 0;
 	write_done(w, err, deleted);
 }
@@ -725,10 +757,7 @@ static void on_current_features(const PGresult *res, const char *err, void *arg)
 {
 	struct job *j = arg;
 	struct lav_semaforo *sf = j->sf;
-	if (!err && (!res || PQresultStatus(res) != PGRES_TUPLES_OK))
-		err = res ? PQresultErrorMessage(res) : "no result";
-	if (!err && sf->closing)
-		err = "shutting down";
+	err = read_outcome(sf, res, err);
 	if (err) {
 		job_done(sf, j, err);
 		return;
@@ -819,9 +848,7 @@ static void job_failed(struct lav_semaforo *sf, struct job *j, const char *err)
 		lav_warn(&sf->srv->log, "semáforo: loading feeds failed (retrying): %s", err);
 	else
 		lav_debug(&sf->srv->log, "semáforo: waiting for PostgreSQL: %s", err);
-	for (size_t k = 0; k < MAX_FEEDS; k++)
-		free(j->data.pts[k]);
-	memset(&j->data, 0, sizeof(j->data));
+	loaded_clear(&j->data);
 	free(j->rows);
 	j->rows = NULL;
 	j->nrows = 0;
@@ -867,10 +894,7 @@ static void on_loaded(const PGresult *res, const char *err, void *arg)
 {
 	struct job *j = arg;
 	struct lav_semaforo *sf = j->sf;
-	if (!err && (!res || PQresultStatus(res) != PGRES_TUPLES_OK))
-		err = res ? PQresultErrorMessage(res) : "no result";
-	if (!err && sf->closing)
-		err = "shutting down";
+	err = read_outcome(sf, res, err);
 	if (err) {
 		job_failed(sf, j, err);
 		return;
@@ -882,13 +906,10 @@ static void on_loaded(const PGresult *res, const char *err, void *arg)
 
 static void load_range(struct lav_semaforo *sf, struct job *j)
 {
-	char *ids = feed_array(sf);
-	char from[24], until[24];
-	snprintf(from, sizeof(from), "%lld", (long long)lav_regime_horizon(&sf->params, j->cursor));
-	snprintf(until, sizeof(until), "%lld", (long long)j->until);
-	const char *params[] = {ids, from, until};
-	bool queued = lav_store_query(sf->srv->store, LOAD_SQL, 3, params, on_loaded, j);
-	free(ids);
+	struct load_params lp;
+	load_params_init(sf, j->cursor, j->until, &lp);
+	bool queued = lav_store_query(sf->srv->store, LOAD_SQL, 3, lp.v, on_loaded, j);
+	free(lp.ids);
 	if (!queued)
 		job_failed(sf, j, "PostgreSQL unavailable");
 }
@@ -897,10 +918,7 @@ static void on_carry(const PGresult *res, const char *err, void *arg)
 {
 	struct job *j = arg;
 	struct lav_semaforo *sf = j->sf;
-	if (!err && (!res || PQresultStatus(res) != PGRES_TUPLES_OK))
-		err = res ? PQresultErrorMessage(res) : "no result";
-	if (!err && sf->closing)
-		err = "shutting down";
+	err = read_outcome(sf, res, err);
 	if (err) {
 		job_failed(sf, j, err);
 		return;
