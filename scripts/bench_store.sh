@@ -48,65 +48,8 @@ PY=$(lav_python)
 BENCH="$REPO/scripts/bench"
 FEATURE=crypto/btc/price_usd
 
-FAILED=()
-fail() { FAILED+=("$1"); lav_err "$1"; }
-
-# --- teardown ---------------------------------------------------------------------------
-TMP="" PG_DATADIR="" REDIS_DIR="" REDIS_PORT="" LAVD_PID="" NGINX_PID="" CHILD=""
-
-stop_pid() { # stop_pid PID SIGNAL: signal, wait up to 10 s, then KILL
-	local pid=$1 sig=$2 i
-	[[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 0
-	kill "-$sig" "$pid" 2>/dev/null
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
-	return 0
-}
-
-# The original stdout/stderr, for the trap: a signal may arrive while a command runs
-# with its output sent to /dev/null, and the trap runs inside that redirection.
-exec 3>&1 4>&2
-
-# shellcheck disable=SC2317  # called from the EXIT trap
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	set +e
-	exec 1>&3 2>&4
-	stop_pid "$CHILD" TERM
-	stop_pid "$LAVD_PID" TERM
-	stop_pid "$NGINX_PID" TERM
-	[[ -n "$REDIS_PORT" ]] && lav_redis_stop "$REDIS_DIR" "$REDIS_PORT"
-	[[ -n "$PG_DATADIR" ]] && lav_pg_stop "$PG_DATADIR"
-	if [[ -n "$TMP" ]]; then
-		if [[ "${LAV_KEEP_TMP:-0}" == 1 ]]; then lav_log "kept $TMP"; else rm -rf "$TMP"; fi
-	fi
-	((rc != 0 && ${#FAILED[@]} == 0)) && FAILED+=("aborted (exit $rc)")
-	if ((${#FAILED[@]})); then
-		echo
-		echo "FAILED:"
-		printf '  - %s\n' "${FAILED[@]}"
-		((rc == 0)) && rc=1
-	fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# Runs "$@" in the background under a time limit, so that a signal reaches our trap.
-run_timed() {
-	local secs=$1 rc=0; shift
-	timeout --kill-after=10 "$secs" "$@" &
-	CHILD=$!
-	wait "$CHILD" || rc=$?
-	CHILD=""
-	return "$rc"
-}
+# shellcheck source=scripts/lib/bench.sh
+source "$REPO/scripts/lib/bench.sh"
 
 # --- dependencies and build -------------------------------------------------------------
 LAV_DEBIAN_PACKAGES+=(wrk nginx)
@@ -132,24 +75,12 @@ fi
 # --- throw-away servers -----------------------------------------------------------------
 TMP=$(mktemp -d /tmp/lav-bench.XXXXXX)
 chmod 0755 "$TMP" # the PostgreSQL OS user (as root: 'lav') must traverse it
-PG_DATADIR="$TMP/pg"
-REDIS_DIR="$TMP/redis"
-PORTS=()
-while ((${#PORTS[@]} < 4)); do
-	p=$(lav_free_port) || lav_die "no free port"
-	[[ " ${PORTS[*]} " == *" $p "* ]] || PORTS+=("$p")
-done
-PG_PORT=${PORTS[0]} REDIS_PORT=${PORTS[1]} LAVD_PORT=${PORTS[2]} NGINX_PORT=${PORTS[3]}
-
-# Durable on purpose: no LAV_PG_FAST (fsync, synchronous_commit, full_page_writes stay on).
-PG_DSN=$(LAV_PG_FAST=0 lav_pg_start "$PG_DATADIR" "$PG_PORT") || lav_die "PostgreSQL did not start"
-REDIS_URL=$(lav_redis_start "$REDIS_DIR" "$REDIS_PORT") || lav_die "Redis did not start"
-PSQL=("$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U lav -d lav)
+bench_servers 4 # durable on purpose
+NGINX_PORT=${PORTS[3]}
 DURABILITY=$("${PSQL[@]}" -tAc "SELECT 'fsync=' || current_setting('fsync') ||
 	', synchronous_commit=' || current_setting('synchronous_commit') ||
 	', full_page_writes=' || current_setting('full_page_writes')")
 PG_VERSION=$("${PSQL[@]}" -tAc "SHOW server_version")
-postmaster_pid() { head -n 1 "$PG_DATADIR/postmaster.pid"; }
 
 LAV_ENV=(
 	LAV_LISTEN="127.0.0.1:$LAVD_PORT" LAV_PG_DSN="$PG_DSN" LAV_REDIS_URL="$REDIS_URL"
@@ -214,7 +145,6 @@ cpu_secs() {
 	for pid in "$@"; do cat "/proc/$pid/stat" 2>/dev/null; done | sed 's/^.*) //' |
 		awk -v hz="$hz" '{ s += $12 + $13 } END { printf "%.2f", s / hz }'
 }
-pg_pids() { local pm; pm=$(postmaster_pid); echo "$pm" $(pgrep -P "$pm"); }
 
 # run_wrk NAME URL [SCRIPT [SCRIPT ARGS...]]: warm-up, then the measured run; sets
 # WRK_RPS, WRK_P99 (ms) and WRK_CPU (busy % of each CPU during the run). Non-2xx answers

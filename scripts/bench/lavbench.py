@@ -248,17 +248,20 @@ def cmd_pgbench(a):
     print(tps.group(1), f"{p99:.3f}", failed.group(1) if failed else 0)
 
 
-def cmd_table(a):
-    # RESULTS: one tab-separated row per figure: figure, lavd, reference, ratio, target
-    hdr = ("figure", "lavd", "reference", "ratio", "target")
-    out = [hdr] + [tuple((ln.rstrip("\n").split("\t") + [""] * 5)[:5])
-                   for ln in open(a.results) if ln.strip()]
+def print_table(results, hdr):
+    """RESULTS: one tab-separated row per figure, columns as hdr; an aligned table."""
+    out = [hdr] + [tuple((ln.rstrip("\n").split("\t") + [""] * len(hdr))[:len(hdr)])
+                   for ln in open(results) if ln.strip()]
     w = [max(len(r[i]) for r in out) for i in range(len(hdr))]
     sep = "  "
     for i, r in enumerate(out):
         print(sep.join(c.ljust(w[j]) for j, c in enumerate(r)).rstrip())
         if i == 0:
             print(sep.join("-" * x for x in w))
+
+
+def cmd_table(a):
+    print_table(a.results, ("figure", "lavd", "reference", "ratio", "target"))
 
 
 def main():

@@ -25,15 +25,11 @@ import sys
 import time
 from datetime import datetime, timezone
 
+from lavbench import print_table, split_url  # same directory
+
 
 def iso(us):
     return datetime.fromtimestamp(us / 1e6, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def split_url(url):
-    hostport = url.split("//", 1)[1].split("/", 1)[0]
-    host, _, port = hostport.rpartition(":")
-    return host, int(port)
 
 
 def post(conn, path, body):
@@ -146,14 +142,7 @@ def cmd_median(a):
 
 
 def cmd_table(a):
-    hdr = ("figure", "lav", "reference", "ratio (lav / reference)")
-    out = [hdr] + [tuple((ln.rstrip("\n").split("\t") + [""] * 4)[:4])
-                   for ln in open(a.results) if ln.strip()]
-    w = [max(len(r[i]) for r in out) for i in range(len(hdr))]
-    for i, r in enumerate(out):
-        print("  ".join(c.ljust(w[j]) for j, c in enumerate(r)).rstrip())
-        if i == 0:
-            print("  ".join("-" * x for x in w))
+    print_table(a.results, ("figure", "lav", "reference", "ratio (lav / reference)"))
 
 
 def main():
