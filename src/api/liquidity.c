@@ -69,6 +69,18 @@ static void opt_double(struct lav_writer *w, const char *key, bool present, doub
 		lav_w_null(w);
 }
 
+/* The same for an endpoint that takes no query parameters (400 otherwise). */
+static const struct lav_regime_point *latest_no_params(struct lav_server *srv,
+						       struct lav_request *req, int64_t *at)
+{
+	static const char *const none[] = {NULL};
+	struct lav_query q;
+	if (!parse_query(req, none, "this endpoint takes none", &q))
+		return NULL;
+	lav_query_free(&q);
+	return latest_or_404(srv, req, at);
+}
+
 static void write_components(struct lav_writer *w, const bool available[LAV_NCOMP],
 			     const double comp[LAV_NCOMP])
 {
@@ -143,13 +155,8 @@ out:
 
 void lav_api_scoreboard(struct lav_server *srv, struct lav_request *req)
 {
-	static const char *const allowed[] = {NULL};
-	struct lav_query q;
-	if (!parse_query(req, allowed, "this endpoint takes none", &q))
-		return;
-	lav_query_free(&q);
 	int64_t at;
-	const struct lav_regime_point *p = latest_or_404(srv, req, &at);
+	const struct lav_regime_point *p = latest_no_params(srv, req, &at);
 	if (!p)
 		return;
 	const struct lav_liq_config *liq = &srv->liq;
@@ -245,13 +252,8 @@ void lav_api_scoreboard(struct lav_server *srv, struct lav_request *req)
 
 void lav_api_hints(struct lav_server *srv, struct lav_request *req)
 {
-	static const char *const allowed[] = {NULL};
-	struct lav_query q;
-	if (!parse_query(req, allowed, "this endpoint takes none", &q))
-		return;
-	lav_query_free(&q);
 	int64_t at;
-	const struct lav_regime_point *p = latest_or_404(srv, req, &at);
+	const struct lav_regime_point *p = latest_no_params(srv, req, &at);
 	if (!p)
 		return;
 	struct lav_hint h[3];
