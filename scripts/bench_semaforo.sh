@@ -117,27 +117,7 @@ LAV_ENV=(
 env "${LAV_ENV[@]}" "$LAVD" migrate >"$TMP/migrate.log" 2>&1 ||
 	{ cat "$TMP/migrate.log" >&2; lav_die "lavd migrate failed"; }
 lav_log "starting lavd on 127.0.0.1:$LAVD_PORT"
-env "${LAV_ENV[@]}" "$LAVD" >"$TMP/lavd.log" 2>&1 &
-LAVD_PID=$!
-LAVD_URL="http://127.0.0.1:$LAVD_PORT"
-for ((i = 0; i < 300; i++)); do
-	kill -0 "$LAVD_PID" 2>/dev/null || { tail -n 30 "$TMP/lavd.log" >&2; lav_die "lavd exited at start"; }
-	ready=$(curl -s "$LAVD_URL/readyz" 2>/dev/null || true)
-	[[ "$ready" == *'"ready":true'* && "$ready" == *'"state":"connected"'* ]] && break
-	sleep 0.1
-done
-((i < 300)) || { printf '%s\n' "$ready" >&2; lav_die "lavd (with Redis) not ready within 30 s"; }
-
-# lavd still alive? If not, say how it died and stop.
-check_lavd() {
-	if ! kill -0 "$LAVD_PID" 2>/dev/null; then
-		local rc=0
-		wait "$LAVD_PID" || rc=$?
-		LAVD_PID=""
-		tail -n 40 "$TMP/lavd.log" >&2
-		lav_die "lavd died during: $1 (exit status $rc; log above)"
-	fi
-}
+bench_start_lavd # unpinned
 
 lav_log "publishing the same $NROWS rows of ${#FEED_IDS[@]} feeds through POST /api/features/v1/publish"
 PUB=$(run_timed 300 "$PY" "$HELPER" publish "$LAVD_URL" "$TMP/feeds.tsv") || lav_die "publishing failed"

@@ -85,3 +85,33 @@ bench_servers() {
 	REDIS_URL=$(lav_redis_start "$REDIS_DIR" "$REDIS_PORT") || lav_die "Redis did not start"
 	PSQL=("$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U lav -d lav)
 }
+
+# shellcheck disable=SC2120  # PREFIX is optional
+# bench_start_lavd [PREFIX...]: starts $LAVD with LAV_ENV (under PREFIX, e.g. taskset)
+# logging to $TMP/lavd.log; waits until it is ready with Redis connected (lavd writes
+# the latest points through to it). Sets LAVD_PID and LAVD_URL.
+bench_start_lavd() {
+	local i ready=""
+	env "${LAV_ENV[@]}" "$@" "$LAVD" >"$TMP/lavd.log" 2>&1 &
+	LAVD_PID=$!
+	LAVD_URL="http://127.0.0.1:$LAVD_PORT"
+	for ((i = 0; i < 300; i++)); do
+		kill -0 "$LAVD_PID" 2>/dev/null || { tail -n 30 "$TMP/lavd.log" >&2; lav_die "lavd exited at start"; }
+		ready=$(curl -s "$LAVD_URL/readyz" 2>/dev/null || true)
+		[[ "$ready" == *'"ready":true'* && "$ready" == *'"state":"connected"'* ]] && return 0
+		sleep 0.1
+	done
+	printf '%s\n' "$ready" >&2
+	lav_die "lavd (with Redis) not ready within 30 s"
+}
+
+# lavd still alive? If not, say how it died and stop.
+check_lavd() {
+	if ! kill -0 "$LAVD_PID" 2>/dev/null; then
+		local rc=0
+		wait "$LAVD_PID" || rc=$?
+		LAVD_PID=""
+		tail -n 40 "$TMP/lavd.log" >&2
+		lav_die "lavd died during: $1 (exit status $rc; log above)"
+	fi
+}
