@@ -21,6 +21,7 @@
 #include "lav/api.h"
 #include "lav/health.h"
 #include "lav/ingest.h"
+#include "lav/leader.h"
 #include "lav/migrate.h"
 #include "lav/pg.h"
 #include "lav/redis.h"
@@ -29,8 +30,9 @@
 #include "lav/store.h"
 #include "lav/timefmt.h"
 #include "lav/tz.h"
+#include "lav/ws.h"
 
-#define LAV_VERSION "0.1.0"
+#define LAV_VERSION	 "0.1.0"
 #define PG_START_WAIT_US (30 * LAV_US_PER_S)
 
 static const char *env_get(const char *name, void *arg)
@@ -62,8 +64,8 @@ static bool load_config(struct lav_server *srv)
 		char path[4096];
 		snprintf(path, sizeof(path), "%s/liquidity.feeds.json", srv->cfg.config_dir);
 		json_t *doc = lav_json_load_file(path, &errs);
-		ok = doc && lav_liq_config_parse(doc, path, &srv->catalog, &srv->cfg, &srv->liq,
-						 &errs);
+		ok = doc &&
+		     lav_liq_config_parse(doc, path, &srv->catalog, &srv->cfg, &srv->liq, &errs);
 		json_decref(doc);
 	}
 	if (ok && srv->cfg.tokens_file) {
@@ -120,6 +122,11 @@ static int prepare_database(struct lav_server *srv)
 		PQfinish(c);
 		return 1;
 	}
+	if (srv->ws && !lav_ws_hub_load(srv->ws, c, err, sizeof(err))) {
+		lav_error(&srv->log, "%s", err);
+		PQfinish(c);
+		return 1;
+	}
 	PQfinish(c);
 	return 0;
 }
@@ -146,6 +153,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		 srv->nconns);
 	srv->draining = true;
 	lav_http_drain(srv);
+	lav_ws_drain(srv->ws);
 	if (srv->nconns == 0) {
 		event_base_loopexit(srv->base, NULL);
 		return;
@@ -167,8 +175,7 @@ static void raise_fd_limit(struct lav_server *srv)
 	rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
 	setrlimit(RLIMIT_NOFILE, &rl);
 	if (rl.rlim_cur < want)
-		lav_warn(&srv->log,
-			 "file descriptor limit %llu is below LAV_MAX_CONNECTIONS + 256",
+		lav_warn(&srv->log, "file descriptor limit %llu is below LAV_MAX_CONNECTIONS + 256",
 			 (unsigned long long)rl.rlim_cur);
 }
 
@@ -211,6 +218,8 @@ static int serve(struct lav_server *srv)
 	srv->ingest = lav_ingest_new(srv);
 	lav_ingest_start(srv->ingest);
 	lav_semaforo_start(srv->semaforo);
+	lav_ws_hub_start(srv->ws);
+	srv->leader = lav_leader_start(srv);
 	lav_info(&srv->log,
 		 "lavd %s listening on %s:%d (auth %s, source mode %s, %zu features, catalog "
 		 "version %lld)",
@@ -221,6 +230,10 @@ static int serve(struct lav_server *srv)
 	event_base_dispatch(srv->base);
 	lav_info(&srv->log, "stopped");
 	lav_http_close_all(srv);
+	lav_leader_free(srv->leader);
+	srv->leader = NULL;
+	lav_ws_hub_free(srv->ws);
+	srv->ws = NULL;
 	/* the store first: its closing callbacks end the ingestion tasks and
 	 * semáforo writes that wait on it, while those still exist */
 	lav_semaforo_stop(srv->semaforo);
@@ -258,8 +271,9 @@ static void on_backfill_done(void *arg, size_t failed, size_t written)
 	r->finished = true;
 	r->rc = failed ? 1 : 0;
 	if (failed)
-		lav_error(&r->srv->log, "backfill: %zu series failed (see above); %zu points written",
-			  failed, written);
+		lav_error(&r->srv->log,
+			  "backfill: %zu series failed (see above); %zu points written", failed,
+			  written);
 	else
 		lav_info(&r->srv->log, "backfill: done, %zu points written", written);
 	event_base_loopexit(r->srv->base, NULL);
@@ -330,7 +344,8 @@ static bool parse_backfill_args(int argc, char **argv, struct backfill_args *a, 
 		if (strcmp(opt, "--since") == 0 || strcmp(opt, "--until") == 0) {
 			int64_t *dst = opt[2] == 's' ? &a->since : &a->until;
 			if (!lav_time_parse(v, strlen(v), dst, &why)) {
-				snprintf(err, errlen, "%s \"%.64s\": %s (RFC 3339, e.g. 2025-01-01T00:00:00Z)",
+				snprintf(err, errlen,
+					 "%s \"%.64s\": %s (RFC 3339, e.g. 2025-01-01T00:00:00Z)",
 					 opt, v, why);
 				return false;
 			}
@@ -410,14 +425,17 @@ int main(int argc, char **argv)
 			init_identity(&srv);
 			srv.store = lav_store_new(&srv);
 		}
-		if (serving)
+		if (serving) {
 			srv.semaforo = lav_semaforo_new(&srv);
+			srv.ws = lav_ws_hub_new(&srv);
+		}
 		rc = prepare_database(&srv);
 		if (rc == 0 && serving)
 			rc = serve(&srv);
 		else if (rc == 0 && is_backfill)
 			rc = backfill(&srv, &bf);
 		lav_semaforo_stop(srv.semaforo);
+		lav_ws_hub_free(srv.ws);
 		lav_store_free(srv.store);
 		lav_semaforo_free(srv.semaforo);
 	}

@@ -21,8 +21,15 @@ json_t *lav_api_body(struct lav_request *req);
 /* Reads doc[key] as an RFC 3339 time into *out. Absent or null: true and *out
  * untouched, unless required. Answers 400 bad_parameter naming the field and
  * returns false otherwise. */
-bool lav_api_time_field(struct lav_request *req, const json_t *doc, const char *key,
-			bool required, int64_t *out);
+bool lav_api_time_field(struct lav_request *req, const json_t *doc, const char *key, bool required,
+			int64_t *out);
+
+/* RegimeOutput (GET /api/liquidity/v1/regime/latest, the WebSocket regime
+ * snapshot). */
+struct lav_writer;
+struct lav_regime_point;
+void lav_api_write_regime(struct lav_writer *w, const struct lav_regime_point *p, int64_t at,
+			  bool provisional);
 
 /* Sends a writer-built body with the negotiated content type. */
 void lav_api_reply(struct lav_request *req, int status, struct lav_buf *body);
@@ -38,6 +45,8 @@ void lav_api_regime_latest(struct lav_server *srv, struct lav_request *req);
 void lav_api_scoreboard(struct lav_server *srv, struct lav_request *req);
 void lav_api_hints(struct lav_server *srv, struct lav_request *req);
 void lav_api_history(struct lav_server *srv, struct lav_request *req);
+void lav_api_ws(struct lav_server *srv, struct lav_request *req);
+void lav_api_status_page(struct lav_server *srv, struct lav_request *req);
 void lav_api_replay(struct lav_server *srv, struct lav_request *req);
 
 /* 503 with Retry-After when PostgreSQL-backed work cannot run; false then. */

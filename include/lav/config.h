@@ -59,6 +59,11 @@ struct lav_config {
 	int64_t request_timeout_ms;
 	int64_t shutdown_grace_ms;
 
+	/* WebSocket (proto/websocket.md) */
+	int64_t ws_ping_ms;
+	size_t ws_max_message_bytes;
+	size_t ws_max_queued_bytes;
+
 	/* store */
 	int pg_pool_size;
 	int64_t pg_statement_timeout_ms;
@@ -93,8 +98,7 @@ typedef const char *(*lav_env_get)(const char *name, void *arg);
 
 /* Fills cfg with defaults overridden by the environment. On failure returns
  * false with a message naming the variable in err; cfg must still be freed. */
-bool lav_config_load(struct lav_config *cfg, lav_env_get get, void *arg, char *err,
-		     size_t errlen);
+bool lav_config_load(struct lav_config *cfg, lav_env_get get, void *arg, char *err, size_t errlen);
 void lav_config_free(struct lav_config *cfg);
 
 /* One line per variable: name, default and meaning, for `lavd --help`. */

@@ -89,17 +89,22 @@ void lav_respond(struct lav_request *r, int status, const char *content_type, co
 		 size_t len, const char *extra_headers);
 /* The error shape of DESIGN.md section 4 in the request's response format. */
 void lav_respond_error(struct lav_request *r, int status, const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 /* Like lav_respond_error with extra headers and a "details" array. */
 void lav_respond_error_ex(struct lav_request *r, int status, const char *code,
 			  const char *extra_headers, const char *const *details, size_t ndetails,
 			  const char *fmt, ...) __attribute__((format(printf, 7, 8)));
 /* Serializes an error body into out (for callers without a request). */
-void lav_error_body(struct lav_buf *out, enum lav_format fmt, const char *code,
-		    const char *message, const char *cid, const char *const *details,
-		    size_t ndetails);
+void lav_error_body(struct lav_buf *out, enum lav_format fmt, const char *code, const char *message,
+		    const char *cid, const char *const *details, size_t ndetails);
 
 const char *lav_http_reason(int status);
+
+/* Answers r with head (a whole "101 Switching Protocols" response head) and
+ * hands the connection to the WebSocket layer in fmt once the request loop
+ * unwinds. False, with nothing done, when other requests share the
+ * connection. */
+bool lav_http_upgrade(struct lav_request *r, const char *head, enum lav_format fmt);
 
 /* ---- connections ---- */
 

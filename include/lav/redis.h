@@ -29,4 +29,12 @@ bool lav_redis_send(struct lav_redis *r, int argc, const char **argv, const size
 /* Called each time the connection is (re)established, e.g. to resync. */
 void lav_redis_on_connect(struct lav_redis *r, void (*cb)(void *arg), void *arg);
 
+/* Subscriber mode (a connection of its own): SUBSCRIBE to channels (at most
+ * 8, borrowed) after every (re)connect; cb gets each message. A connection
+ * in this mode sends nothing else. */
+typedef void (*lav_redis_message_cb)(const char *channel, const char *payload, size_t len,
+				     void *arg);
+void lav_redis_subscribe(struct lav_redis *r, const char *const *channels, size_t n,
+			 lav_redis_message_cb cb, void *arg);
+
 #endif

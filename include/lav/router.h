@@ -3,6 +3,7 @@
 #ifndef LAV_ROUTER_H
 #define LAV_ROUTER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "lav/http.h"
@@ -18,6 +19,7 @@ struct lav_route {
 	unsigned methods; /* LAV_M(HTTP_GET) | ...; GET implies HEAD */
 	unsigned scope;	  /* enum lav_scope needed, 0 = public */
 	lav_handler fn;
+	bool token_in_query; /* ?token= accepted too (WebSocket from browsers) */
 };
 
 /* Negotiates the response format, finds the route (404/405 with Allow),

@@ -48,10 +48,11 @@ enum lav_regime lav_regime_parse(const char *name);
 /* regime_history SQL (history.c). Rows as a jsonb recordset so one
  * statement replaces a whole range atomically. */
 void lav_regime_rows_json(struct lav_buf *out, const struct lav_regime_row *rows, size_t n);
-extern const char LAV_REGIME_UPSERT_SQL[];  /* $1 rows jsonb, $2/$3 replace range µs or NULL */
-extern const char LAV_REGIME_SELECT_SQL[];  /* $1 since µs, $2 until µs, $3 limit */
-extern const char LAV_REGIME_BEFORE_SQL[];  /* $1 µs: the newest row with ts < $1 */
-extern const char LAV_REGIME_LAST_SQL[];    /* the newest row */
+extern const char LAV_REGIME_UPSERT_SQL[]; /* $1 rows jsonb, $2/$3 replace range µs or NULL */
+extern const char LAV_REGIME_SELECT_SQL[]; /* $1 since µs, $2 until µs, $3 limit */
+extern const char LAV_REGIME_BEFORE_SQL[]; /* $1 µs: the newest row with ts < $1 */
+extern const char LAV_REGIME_LAST_SQL[];   /* the newest row */
+extern const char LAV_REGIME_FLIPS_SQL[];  /* the 10 newest flips, newest first */
 /* Parses one row of the SELECTs above. */
 bool lav_regime_row_parse(const PGresult *r, int i, struct lav_regime_row *out);
 
@@ -62,8 +63,15 @@ void lav_semaforo_free(struct lav_semaforo *sf);
 /* Start-up, before the loop: the last stored grid point and where catch-up
  * begins (blocking, on the start-up connection). */
 bool lav_semaforo_load(struct lav_semaforo *sf, PGconn *conn, char *err, size_t errlen);
-/* Catches up, then evaluates each boundary on a timer. */
+/* Arms the engine; grid points are evaluated only while leading. */
 void lav_semaforo_start(struct lav_semaforo *sf);
+/* Leadership (lav/leader.h): the leader catches up from the newest stored
+ * grid point, then evaluates each boundary on a timer; a follower only
+ * follows what the leader stores. */
+void lav_semaforo_lead(struct lav_semaforo *sf, bool lead);
+/* Re-reads the newest stored grid point (a follower, after the leader's
+ * regime event). */
+void lav_semaforo_refresh(struct lav_semaforo *sf);
 
 /* The newest grid point (signals included), NULL before the first. */
 const struct lav_regime_point *lav_semaforo_latest(const struct lav_semaforo *sf,
@@ -71,8 +79,7 @@ const struct lav_regime_point *lav_semaforo_latest(const struct lav_semaforo *sf
 /* As of now from the hot series, continuing the newest grid point's EMA
  * without moving it; the state stays the confirmed one (flips are decided on
  * grid points only). False when it cannot be computed from memory. */
-bool lav_semaforo_provisional(struct lav_semaforo *sf, int64_t now,
-			      struct lav_regime_point *out);
+bool lav_semaforo_provisional(struct lav_semaforo *sf, int64_t now, struct lav_regime_point *out);
 
 /* Feed f of component c, in liquidity.feeds.json order. */
 const char *lav_semaforo_feed_id(const struct lav_semaforo *sf, int c, size_t f);

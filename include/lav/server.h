@@ -20,6 +20,8 @@ struct lav_redis;
 struct lav_store;
 struct lav_ingest;
 struct lav_semaforo;
+struct lav_ws_hub;
+struct lav_leader;
 
 struct lav_server {
 	struct event_base *base;
@@ -35,7 +37,7 @@ struct lav_server {
 	/* HTTP */
 	struct evconnlistener *listener;
 	struct lav_conn *conns; /* doubly linked */
-	int nconns;
+	int nconns;		/* HTTP connections and WebSocket sessions */
 	bool draining;
 	struct event *sig_int, *sig_term, *grace_timer;
 	void (*dispatch)(struct lav_server *srv, struct lav_request *req);
@@ -51,6 +53,9 @@ struct lav_server {
 	struct lav_store *store;
 	struct lav_ingest *ingest;
 	struct lav_semaforo *semaforo;
+	struct lav_ws_hub *ws; /* WebSocket sessions and event fan-out */
+	struct lav_leader *leader;
+	bool leading; /* this instance polls and evaluates the grid (lav/leader.h) */
 
 	/* identity and clocks */
 	char cid_prefix[17];

@@ -8,6 +8,8 @@
 #include "lav/router.h"
 #include "lav/server.h"
 #include "lav/store.h"
+#include "lav/timefmt.h"
+#include "lav/ws.h"
 
 bool lav_api_store_ready(struct lav_server *srv, struct lav_request *req)
 {
@@ -37,9 +39,9 @@ void lav_api_latest(struct lav_server *srv, struct lav_request *req)
 		nids += strcmp(q.p[i].key, "featureId") == 0;
 	if (unknown || dup || nids == 0) {
 		if (unknown)
-			lav_respond_error(req, 400, "bad_parameter",
-					  "unknown query parameter \"%.64s\" (use featureId, entity)",
-					  unknown);
+			lav_respond_error(
+			    req, 400, "bad_parameter",
+			    "unknown query parameter \"%.64s\" (use featureId, entity)", unknown);
 		else if (dup)
 			lav_respond_error(req, 400, "bad_parameter",
 					  "query parameter \"entity\" given more than once");
@@ -55,7 +57,8 @@ void lav_api_latest(struct lav_server *srv, struct lav_request *req)
 		if (strcmp(q.p[i].key, "featureId") == 0 &&
 		    !lav_catalog_find(&srv->catalog, q.p[i].value)) {
 			lav_respond_error(req, 404, "unknown_feature",
-					  "featureId \"%.128s\" is not in the catalog", q.p[i].value);
+					  "featureId \"%.128s\" is not in the catalog",
+					  q.p[i].value);
 			lav_query_free(&q);
 			return;
 		}
@@ -70,8 +73,9 @@ void lav_api_latest(struct lav_server *srv, struct lav_request *req)
 		const struct lav_series *s = lav_series_get(ix, id, entity);
 		const struct lav_point *p = s ? lav_series_asof(s, now) : NULL;
 		if (!p) {
-			lav_respond_error(req, 404, "no_data", "no data for \"%.128s\"%s%.64s%s", id,
-					  *entity ? " entity \"" : "", entity, *entity ? "\"" : "");
+			lav_respond_error(req, 404, "no_data", "no data for \"%.128s\"%s%.64s%s",
+					  id, *entity ? " entity \"" : "", entity,
+					  *entity ? "\"" : "");
 		} else {
 			lav_write_point(&w, s->feature_id, s->entity, p, s->feature->ttl_ms, now);
 			lav_api_reply(req, 200, &b);
@@ -119,7 +123,7 @@ struct pub_error {
 struct publish_ctx {
 	struct lav_request *req;
 	size_t total;
-	size_t *orig;	/* accepted[i] came from body index orig[i] */
+	size_t *orig; /* accepted[i] came from body index orig[i] */
 	size_t naccepted;
 	struct pub_error *errors;
 	size_t nerrors;
@@ -215,6 +219,23 @@ static void check_outlier(struct lav_store *st, struct lav_point_in *in)
 	}
 }
 
+/* A point of a catalog feature refused by the DQ rules is a dq.alert; a
+ * body that does not even name a known feature is the publisher's error
+ * alone. */
+static void alert_rejected(struct lav_server *srv, const json_t *pt, const char *code,
+			   const char *msg)
+{
+	const char *id = json_string_value(json_object_get(pt, "featureId"));
+	if (!id || !lav_catalog_find(&srv->catalog, id))
+		return;
+	const char *entity = json_string_value(json_object_get(pt, "entity"));
+	const char *ts = json_string_value(json_object_get(pt, "ts"));
+	int64_t us = INT64_MIN;
+	if (ts && !lav_time_parse(ts, strlen(ts), &us, NULL))
+		us = INT64_MIN;
+	lav_ws_emit_dq(srv->ws, id, entity ? entity : "", us, code, msg, true);
+}
+
 void lav_api_publish(struct lav_server *srv, struct lav_request *req)
 {
 	if (!lav_api_store_ready(srv, req))
@@ -247,9 +268,15 @@ void lav_api_publish(struct lav_server *srv, struct lav_request *req)
 		if (!lav_point_parse(json_array_get(arr, i), &srv->catalog, now, &acc[c->naccepted],
 				     &code, msg, sizeof(msg))) {
 			add_error(c, i, code, msg);
+			alert_rejected(srv, json_array_get(arr, i), code, msg);
 			continue;
 		}
-		check_outlier(srv->store, &acc[c->naccepted]);
+		struct lav_point_in *in = &acc[c->naccepted];
+		check_outlier(srv->store, in);
+		if (in->flagged)
+			lav_ws_emit_dq(
+			    srv->ws, in->feature->id, in->entity, in->point.ts, "outlier",
+			    "value is an outlier against the newest points (meta.dq)", false);
 		c->orig[c->naccepted++] = i;
 	}
 	json_decref(doc);

@@ -2,6 +2,7 @@
  * date on the loop, so it never waits on a dependency. */
 #include "lav/api.h"
 #include "lav/ingest.h"
+#include "lav/leader.h"
 #include "lav/semaforo.h"
 #include "lav/log.h"
 #include "lav/migrate.h"
@@ -77,6 +78,8 @@ void lav_api_readyz(struct lav_server *srv, struct lav_request *req)
 	lav_ingest_write_status(srv->ingest, &w);
 	lav_w_key(&w, "semaforo");
 	lav_semaforo_write_status(srv->semaforo, &w);
+	lav_w_key(&w, "leader");
+	lav_leader_write_status(srv->leader, &w);
 
 	lav_w_map_end(&w);
 	lav_w_map_end(&w);

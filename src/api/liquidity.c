@@ -91,8 +91,8 @@ static void write_components(struct lav_writer *w, const bool available[LAV_NCOM
 	lav_w_map_end(w);
 }
 
-static void write_regime(struct lav_writer *w, const struct lav_regime_point *p, int64_t at,
-			 bool provisional)
+void lav_api_write_regime(struct lav_writer *w, const struct lav_regime_point *p, int64_t at,
+			  bool provisional)
 {
 	lav_w_map_begin(w);
 	lav_w_key(w, "state");
@@ -140,12 +140,12 @@ void lav_api_regime_latest(struct lav_server *srv, struct lav_request *req)
 	struct lav_regime_point *pp = want_prov ? lav_xmalloc(sizeof(*pp)) : NULL;
 	int64_t at;
 	if (pp && lav_semaforo_provisional(srv->semaforo, now, pp)) {
-		write_regime(&w, pp, now, true);
+		lav_api_write_regime(&w, pp, now, true);
 	} else {
 		const struct lav_regime_point *p = latest_or_404(srv, req, &at);
 		if (!p)
 			goto out;
-		write_regime(&w, p, at, false);
+		lav_api_write_regime(&w, p, at, false);
 	}
 	lav_api_reply(req, 200, &b);
 out:

@@ -4,20 +4,22 @@
 #include "lav/server.h"
 
 static const struct lav_route ROUTES[] = {
-	{"/healthz", LAV_M(HTTP_GET), LAV_SCOPE_NONE, lav_api_healthz},
-	{"/readyz", LAV_M(HTTP_GET), LAV_SCOPE_NONE, lav_api_readyz},
-	{"/api/features/v1/catalog", LAV_M(HTTP_GET), LAV_SCOPE_READER, lav_api_catalog},
-	{"/api/features/v1/catalog/validate", LAV_M(HTTP_POST), LAV_SCOPE_ADMIN,
-	 lav_api_catalog_validate},
-	{"/api/features/v1/latest", LAV_M(HTTP_GET), LAV_SCOPE_READER, lav_api_latest},
-	{"/api/features/v1/publish", LAV_M(HTTP_POST), LAV_SCOPE_PUBLISHER, lav_api_publish},
-	{"/api/features/v1/query", LAV_M(HTTP_POST), LAV_SCOPE_READER, lav_api_query},
-	{"/api/liquidity/v1/regime/latest", LAV_M(HTTP_GET), LAV_SCOPE_READER,
-	 lav_api_regime_latest},
-	{"/api/liquidity/v1/scoreboard", LAV_M(HTTP_GET), LAV_SCOPE_READER, lav_api_scoreboard},
-	{"/api/liquidity/v1/hints", LAV_M(HTTP_GET), LAV_SCOPE_READER, lav_api_hints},
-	{"/api/liquidity/v1/history", LAV_M(HTTP_GET), LAV_SCOPE_READER, lav_api_history},
-	{"/api/liquidity/v1/replay", LAV_M(HTTP_POST), LAV_SCOPE_ADMIN, lav_api_replay},
+    {"/", LAV_M(HTTP_GET), LAV_SCOPE_NONE, lav_api_status_page, false},
+    {"/ws", LAV_M(HTTP_GET), LAV_SCOPE_READER, lav_api_ws, true},
+    {"/healthz", LAV_M(HTTP_GET), LAV_SCOPE_NONE, lav_api_healthz, false},
+    {"/readyz", LAV_M(HTTP_GET), LAV_SCOPE_NONE, lav_api_readyz, false},
+    {"/api/features/v1/catalog", LAV_M(HTTP_GET), LAV_SCOPE_READER, lav_api_catalog, false},
+    {"/api/features/v1/catalog/validate", LAV_M(HTTP_POST), LAV_SCOPE_ADMIN,
+     lav_api_catalog_validate, false},
+    {"/api/features/v1/latest", LAV_M(HTTP_GET), LAV_SCOPE_READER, lav_api_latest, false},
+    {"/api/features/v1/publish", LAV_M(HTTP_POST), LAV_SCOPE_PUBLISHER, lav_api_publish, false},
+    {"/api/features/v1/query", LAV_M(HTTP_POST), LAV_SCOPE_READER, lav_api_query, false},
+    {"/api/liquidity/v1/regime/latest", LAV_M(HTTP_GET), LAV_SCOPE_READER, lav_api_regime_latest,
+     false},
+    {"/api/liquidity/v1/scoreboard", LAV_M(HTTP_GET), LAV_SCOPE_READER, lav_api_scoreboard, false},
+    {"/api/liquidity/v1/hints", LAV_M(HTTP_GET), LAV_SCOPE_READER, lav_api_hints, false},
+    {"/api/liquidity/v1/history", LAV_M(HTTP_GET), LAV_SCOPE_READER, lav_api_history, false},
+    {"/api/liquidity/v1/replay", LAV_M(HTTP_POST), LAV_SCOPE_ADMIN, lav_api_replay, false},
 };
 
 void lav_api_dispatch(struct lav_server *srv, struct lav_request *req)

@@ -11,6 +11,8 @@
 #include "lav/buf.h"
 #include "lav/timefmt.h"
 
+/* One variable per line, as lavd --help prints them. */
+/* clang-format off */
 static const char HELP[] =
 	"LAV_LISTEN                          127.0.0.1:8080  address:port for HTTP and WebSocket\n"
 	"LAV_PG_DSN                          (required)      libpq connection string or URI\n"
@@ -36,6 +38,9 @@ static const char HELP[] =
 	"LAV_IDLE_TIMEOUT_MS                 60000           idle keep-alive connection lifetime\n"
 	"LAV_REQUEST_TIMEOUT_MS              30000           time to receive one whole request (408)\n"
 	"LAV_SHUTDOWN_GRACE_MS               10000           drain time on SIGTERM/SIGINT\n"
+	"LAV_WS_PING_INTERVAL                30s             WebSocket server ping (silent 2 intervals: dropped)\n"
+	"LAV_WS_MAX_MESSAGE_BYTES            65536           largest WebSocket client message (1009 above)\n"
+	"LAV_WS_MAX_QUEUED_BYTES             4194304         unsent bytes per WebSocket client (1008 above)\n"
 	"LAV_PG_POOL_SIZE                    4               PostgreSQL connections for publish and query\n"
 	"LAV_PG_STATEMENT_TIMEOUT_MS         30000           statement_timeout of those connections\n"
 	"LAV_HOT_POINTS                      5000            newest points per series kept in memory\n"
@@ -54,6 +59,7 @@ static const char HELP[] =
 	"EXECUTION_MODE                      dry-run         only dry-run is accepted: lav never trades\n"
 	"LAV_SOURCE_<ID>_URL                 real base URL   per-source base URL override\n"
 	"LAV_SOURCE_<ID>_KEY                 (unset)         per-source API key (secret)\n";
+/* clang-format on */
 
 const char *lav_config_help(void)
 {
@@ -290,7 +296,8 @@ bool lav_config_load(struct lav_config *c, lav_env_get get, void *arg, char *err
 		return false;
 	get_str(&e, "LAV_PG_DSN", NULL, &c->pg_dsn);
 	if (!c->pg_dsn)
-		return fail(&e, "LAV_PG_DSN", NULL, "is required (a libpq connection string or URI)");
+		return fail(&e, "LAV_PG_DSN", NULL,
+			    "is required (a libpq connection string or URI)");
 	get_str(&e, "LAV_REDIS_URL", NULL, &c->redis_url);
 	if (!parse_redis_url(&e, c))
 		return false;
@@ -352,8 +359,8 @@ bool lav_config_load(struct lav_config *c, lav_env_get get, void *arg, char *err
 			    "1d)");
 	const char *delay = val(&e, "LIQ_SCORE_GRID_DELAY");
 	c->grid_delay_ms = -1;
-	if (delay && (!lav_duration_parse(delay, true, &c->grid_delay_ms) ||
-		      c->grid_delay_ms > 86400000LL))
+	if (delay &&
+	    (!lav_duration_parse(delay, true, &c->grid_delay_ms) || c->grid_delay_ms > 86400000LL))
 		return fail(&e, "LIQ_SCORE_GRID_DELAY", delay,
 			    "must be a duration from 0s to 1d (0s, 250ms, 30s, 5m)");
 
@@ -375,6 +382,17 @@ bool lav_config_load(struct lav_config *c, lav_env_get get, void *arg, char *err
 	if (!get_int(&e, "LAV_SHUTDOWN_GRACE_MS", 10000, 0, 600000, &n))
 		return false;
 	c->shutdown_grace_ms = n;
+	const char *ping = val(&e, "LAV_WS_PING_INTERVAL");
+	if (!lav_duration_parse(ping ? ping : "30s", false, &c->ws_ping_ms) ||
+	    c->ws_ping_ms < 100 || c->ws_ping_ms > 3600000)
+		return fail(&e, "LAV_WS_PING_INTERVAL", ping,
+			    "must be a duration from 100ms to 1h (500ms, 30s, 5m)");
+	if (!get_int(&e, "LAV_WS_MAX_MESSAGE_BYTES", 65536, 125, 64 << 20, &n))
+		return false;
+	c->ws_max_message_bytes = (size_t)n;
+	if (!get_int(&e, "LAV_WS_MAX_QUEUED_BYTES", 4 << 20, 4096, 1LL << 30, &n))
+		return false;
+	c->ws_max_queued_bytes = (size_t)n;
 
 	if (!get_int(&e, "LAV_PG_POOL_SIZE", 4, 1, 64, &n))
 		return false;
@@ -390,9 +408,8 @@ bool lav_config_load(struct lav_config *c, lav_env_get get, void *arg, char *err
 	c->query_max_points = (size_t)n;
 
 	get_str(&e, "FEATURE_STORE_EXPORT_S3_URI", NULL, &c->export_s3_uri);
-	if (c->export_s3_uri &&
-	    (strncmp(c->export_s3_uri, "s3://", 5) != 0 || c->export_s3_uri[5] == '\0' ||
-	     c->export_s3_uri[5] == '/'))
+	if (c->export_s3_uri && (strncmp(c->export_s3_uri, "s3://", 5) != 0 ||
+				 c->export_s3_uri[5] == '\0' || c->export_s3_uri[5] == '/'))
 		return fail(&e, "FEATURE_STORE_EXPORT_S3_URI", c->export_s3_uri,
 			    "must be s3://bucket[/prefix]");
 	if (!get_int(&e, "FEATURE_STORE_RETENTION_DAYS", 90, 1, 36500, &n))

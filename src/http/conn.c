@@ -14,6 +14,7 @@
 
 #include "lav/http.h"
 #include "lav/server.h"
+#include "lav/ws.h"
 
 /* Requests parsed ahead of their responses; past this the socket is not read. */
 #define MAX_PIPELINE 32
@@ -34,10 +35,12 @@ struct lav_conn {
 	int nqueued;
 	struct event *timer;
 	enum timer_mode tmode;
-	bool closing;   /* no more requests; close once the output is written */
+	bool closing;	/* no more requests; close once the output is written */
 	bool lingering; /* output written and shut down; discarding input */
 	bool read_paused;
 	bool in_process; /* re-entrancy guard for process_input */
+	bool upgrade;	 /* the head request switches to WebSocket */
+	enum lav_format upgrade_fmt;
 	struct lav_conn *prev, *next;
 };
 
@@ -156,6 +159,50 @@ static void respond_parse_error(struct lav_conn *c, int status, const char *code
 	lav_respond_error(r, status, code, "%s", msg);
 }
 
+static void unlink_conn(struct lav_conn *c)
+{
+	struct lav_server *srv = c->srv;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+}
+
+/* The 101 answer goes out and the socket (with whatever the client sent
+ * behind the request) becomes a WebSocket session, which inherits this
+ * connection's place in srv->nconns. */
+static void hand_over(struct lav_conn *c)
+{
+	struct lav_request *r = c->head;
+	struct bufferevent *bev = c->bev;
+	evbuffer_add(bufferevent_get_output(bev), r->out.data, r->out.len);
+	lav_request_free(r);
+	lav_reqparser_free(&c->rp);
+	event_free(c->timer);
+	unlink_conn(c);
+	struct lav_ws_hub *hub = c->srv->ws;
+	enum lav_format fmt = c->upgrade_fmt;
+	free(c);
+	bufferevent_set_timeouts(bev, NULL, NULL);
+	lav_ws_session_start(hub, bev, fmt);
+}
+
+bool lav_http_upgrade(struct lav_request *r, const char *head, enum lav_format fmt)
+{
+	struct lav_conn *c = r->conn;
+	if (!c || c->head != r || r->next || c->srv->draining || !c->srv->ws)
+		return false;
+	lav_buf_reset(&r->out);
+	lav_buf_puts(&r->out, head);
+	r->status = 101;
+	c->upgrade = true;
+	c->upgrade_fmt = fmt;
+	lav_log(&c->srv->log, LAV_LOG_DEBUG, r->cid, "GET %.200s -> 101", r->target);
+	return true;
+}
+
 static void process_input(struct lav_conn *c)
 {
 	if (c->in_process)
@@ -184,14 +231,18 @@ static void process_input(struct lav_conn *c)
 			c->rp.want_continue = false;
 		}
 		struct lav_request *r = lav_reqparser_take(&c->rp);
-		if (r)
+		if (r) {
 			dispatch(c, r);
-		else if (n == 0)
+			if (c->upgrade) {
+				hand_over(c); /* c is gone */
+				return;
+			}
+		} else if (n == 0) {
 			break;
+		}
 	}
 	c->in_process = false;
-	if (c->closing && c->head == NULL && !c->lingering &&
-	    evbuffer_get_length(out) == 0)
+	if (c->closing && c->head == NULL && !c->lingering && evbuffer_get_length(out) == 0)
 		start_linger(c);
 	update_timer(c);
 }
@@ -200,7 +251,8 @@ static void on_read(struct bufferevent *bev, void *arg)
 {
 	struct lav_conn *c = arg;
 	if (c->lingering || c->closing) {
-		evbuffer_drain(bufferevent_get_input(bev), evbuffer_get_length(bufferevent_get_input(bev)));
+		evbuffer_drain(bufferevent_get_input(bev),
+			       evbuffer_get_length(bufferevent_get_input(bev)));
 		return;
 	}
 	process_input(c);
@@ -261,12 +313,7 @@ static void conn_free(struct lav_conn *c)
 	lav_reqparser_free(&c->rp);
 	event_free(c->timer);
 	bufferevent_free(c->bev);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		srv->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	unlink_conn(c);
 	srv->nconns--;
 	free(c);
 	if (srv->draining && srv->nconns == 0)
@@ -302,7 +349,7 @@ void lav_respond(struct lav_request *r, int status, const char *content_type, co
 		lav_buf_append(o, body, len);
 	r->done = true;
 	/* 5xx are ours to look at, 4xx are the client's, 2xx only when debugging */
-	enum lav_log_level lvl = status >= 500   ? LAV_LOG_ERROR
+	enum lav_log_level lvl = status >= 500	 ? LAV_LOG_ERROR
 				 : status >= 400 ? LAV_LOG_INFO
 						 : LAV_LOG_DEBUG;
 	lav_log(&srv->log, lvl, r->cid, "%s %.200s -> %d", http_method_str(r->method),
@@ -385,8 +432,8 @@ bool lav_http_listen(struct lav_server *srv, char *err, size_t errlen)
 	struct sockaddr_storage ss;
 	int sslen = sizeof(ss);
 	char addr[128];
-	const char *host = strcmp(srv->cfg.listen_host, "localhost") == 0 ? "127.0.0.1"
-									  : srv->cfg.listen_host;
+	const char *host =
+	    strcmp(srv->cfg.listen_host, "localhost") == 0 ? "127.0.0.1" : srv->cfg.listen_host;
 	if (strchr(host, ':'))
 		snprintf(addr, sizeof(addr), "[%s]:%d", host, srv->cfg.listen_port);
 	else
@@ -397,11 +444,10 @@ bool lav_http_listen(struct lav_server *srv, char *err, size_t errlen)
 	}
 	srv->listener = evconnlistener_new_bind(srv->base, on_accept, srv,
 						LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
-							LEV_OPT_CLOSE_ON_EXEC,
+						    LEV_OPT_CLOSE_ON_EXEC,
 						1024, (struct sockaddr *)&ss, sslen);
 	if (!srv->listener) {
-		snprintf(err, errlen, "LAV_LISTEN: cannot listen on %s: %s", addr,
-			 strerror(errno));
+		snprintf(err, errlen, "LAV_LISTEN: cannot listen on %s: %s", addr, strerror(errno));
 		return false;
 	}
 	evconnlistener_set_error_cb(srv->listener, on_accept_error);

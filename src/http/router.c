@@ -10,8 +10,8 @@
 
 static void allow_header(unsigned methods, char *out, size_t outlen)
 {
-	static const enum http_method order[] = {HTTP_GET, HTTP_HEAD, HTTP_POST, HTTP_PUT,
-						 HTTP_PATCH, HTTP_DELETE};
+	static const enum http_method order[] = {HTTP_GET, HTTP_HEAD,  HTTP_POST,
+						 HTTP_PUT, HTTP_PATCH, HTTP_DELETE};
 	size_t n = (size_t)snprintf(out, outlen, "Allow: ");
 	bool first = true;
 	if (methods & LAV_M(HTTP_GET))
@@ -31,15 +31,27 @@ static bool authenticate(struct lav_server *srv, const struct lav_route *route,
 {
 	if (!srv->auth_enabled || route->scope == LAV_SCOPE_NONE)
 		return true;
-	const char *tok;
-	size_t len;
+	const char *tok = NULL;
+	size_t len = 0;
 	static const char challenge[] = "WWW-Authenticate: Bearer realm=\"lav\"\r\n";
-	if (!lav_bearer_token(lav_request_header(req, "authorization"), &tok, &len)) {
-		lav_respond_error_ex(req, 401, "unauthorized", challenge, NULL, 0,
-				     "a bearer token is required (Authorization: Bearer <token>)");
+	const char *authorization = lav_request_header(req, "authorization");
+	struct lav_query q = {0};
+	if (!authorization && route->token_in_query && lav_query_parse(req->query, &q)) {
+		tok = lav_query_get(&q, "token", NULL);
+		len = tok ? strlen(tok) : 0;
+	}
+	if (!tok && !lav_bearer_token(authorization, &tok, &len)) {
+		lav_query_free(&q);
+		lav_respond_error_ex(
+		    req, 401, "unauthorized", challenge, NULL, 0,
+		    route->token_in_query
+			? "a bearer token is required (Authorization: Bearer "
+			  "<token>, or ?token=<token>)"
+			: "a bearer token is required (Authorization: Bearer <token>)");
 		return false;
 	}
 	const struct lav_token *t = lav_tokens_find(&srv->tokens, tok, len);
+	lav_query_free(&q);
 	if (!t) {
 		lav_respond_error_ex(req, 401, "unauthorized",
 				     "WWW-Authenticate: Bearer realm=\"lav\", "
@@ -99,8 +111,8 @@ void lav_route_request(struct lav_server *srv, const struct lav_route *routes, s
 			char allow[128];
 			allow_header(allowed, allow, sizeof(allow));
 			lav_respond_error_ex(req, 405, "method_not_allowed", allow, NULL, 0,
-					     "%s is not allowed on %s", http_method_str(req->method),
-					     req->path);
+					     "%s is not allowed on %s",
+					     http_method_str(req->method), req->path);
 		} else {
 			lav_respond_error(req, 404, "not_found", "no such endpoint: %.200s",
 					  req->path);

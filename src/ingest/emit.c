@@ -13,6 +13,7 @@
 #include "lav/server.h"
 #include "lav/store.h"
 #include "lav/timefmt.h"
+#include "lav/ws.h"
 
 #define EMIT_CHUNK 5000
 
@@ -53,7 +54,8 @@ static json_t *evidence_of(const struct task *t, int64_t available_at)
 		snprintf(ref, sizeof(ref), "mock://%s?seed=%llu", s->f->id,
 			 (unsigned long long)s->in->srv->cfg.mock_seed);
 		lav_time_format(available_at, when);
-		return json_pack("[{s:s,s:s,s:s}]", "source", "mock", "ref", ref, "fetched_at", when);
+		return json_pack("[{s:s,s:s,s:s}]", "source", "mock", "ref", ref, "fetched_at",
+				 when);
 	}
 	lav_time_format(t->fetched_at, when);
 	return json_pack("[{s:s,s:s,s:s,s:s}]", "source", s->f->source_id, "ref",
@@ -74,7 +76,8 @@ static void on_published(void *arg, const char *err, const size_t *conflicts, si
 		if (nconf) {
 			s->failed += nconf;
 			lav_warn(&s->in->srv->log,
-				 "ingest: %s: %zu point(s) conflict with stored values (first index %zu)",
+				 "ingest: %s: %zu point(s) conflict with stored values (first "
+				 "index %zu)",
 				 s->f->id, nconf, conflicts[0]);
 		}
 		s->ingested += c->accepted - nconf;
@@ -125,8 +128,8 @@ void lav_emit(struct task *t, void (*then)(struct task *t))
 			if (held && !mock) {
 				/* the upstream revised it: known from this fetch on */
 				int64_t at = t->fetched_at > held->available_at
-						     ? t->fetched_at
-						     : held->available_at + 1;
+						 ? t->fetched_at
+						 : held->available_at + 1;
 				if (has_avail && p->available_at > at)
 					at = p->available_at;
 				p->available_at = at;
@@ -137,8 +140,11 @@ void lav_emit(struct task *t, void (*then)(struct task *t))
 			char msg[256];
 			int64_t check_now = mock || has_avail ? now : t->fetched_at;
 			if (!lav_point_check(in, has_avail, check_now, &code, msg, sizeof(msg))) {
+				lav_ws_emit_dq(srv->ws, s->f->id, in->entity, o[i].ts, code, msg,
+					       true);
 				if (rejected++ == 0)
-					lav_warn(&srv->log, "ingest: %s: point at %lld rejected: %s (%s)",
+					lav_warn(&srv->log,
+						 "ingest: %s: point at %lld rejected: %s (%s)",
 						 s->f->id, (long long)o[i].ts, msg, code);
 				continue;
 			}
@@ -149,6 +155,10 @@ void lav_emit(struct task *t, void (*then)(struct task *t))
 			if (!mock && lav_dq_is_outlier(window, wn, p->value, LAV_DQ_OUTLIER_K)) {
 				lav_dq_flag(p, "outlier");
 				in->flagged = true;
+				lav_ws_emit_dq(srv->ws, s->f->id, in->entity, p->ts, "outlier",
+					       "value is an outlier against the newest points "
+					       "(meta.dq)",
+					       false);
 			}
 			if (wn == LAV_DQ_OUTLIER_WINDOW)
 				memmove(window, window + 1, (wn - 1) * sizeof(double));

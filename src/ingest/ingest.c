@@ -146,8 +146,7 @@ struct lav_ingest *lav_ingest_new(struct lav_server *srv)
 			if (strcmp(in->sources[k].src->id, f->source_id) == 0)
 				s->src = &in->sources[k];
 		schedule_of(f, srv->cfg.poll_interval_ms, &s->poll_us, &s->lookback_us);
-		s->gap.period_us =
-			s->ad ? lav_adapter_period_us(s->ad, f) : lav_mock_period_us(f);
+		s->gap.period_us = s->ad ? lav_adapter_period_us(s->ad, f) : lav_mock_period_us(f);
 		s->gap.anchor_us = lav_mock_slot_ceil(f, 0);
 		s->gap.weekdays = s->ad && lav_adapter_weekdays(s->ad);
 		/* the first gap repair catches up at start; polls are staggered */
@@ -177,6 +176,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	int retry;
 	if (in->srv->draining || !lav_store_available(in->srv->store, &retry))
 		return; /* nothing could be written: wait */
+	if (!in->srv->leading)
+		return; /* another instance polls (lav/leader.h) */
 	int64_t now = lav_now_us();
 	for (size_t i = 0; i < in->nseries; i++) {
 		struct series_rt *s = &in->series[i];
@@ -280,12 +281,13 @@ static void on_backfill_wait(evutil_socket_t fd, short what, void *arg)
 	for (size_t i = 0; i < in->nseries; i++) {
 		struct series_rt *s = &in->series[i];
 		if (backfill_wants(in, s))
-			lav_task_start(s, LAV_TASK_BACKFILL, in->backfill.since, in->backfill.until);
+			lav_task_start(s, LAV_TASK_BACKFILL, in->backfill.since,
+				       in->backfill.until);
 	}
 }
 
-bool lav_ingest_backfill_check(const struct lav_server *srv, int64_t since,
-			       const char *source_id, char *err, size_t errlen)
+bool lav_ingest_backfill_check(const struct lav_server *srv, int64_t since, const char *source_id,
+			       char *err, size_t errlen)
 {
 	if (source_id && !lav_catalog_source(&srv->catalog, source_id))
 		snprintf(err, errlen, "--source \"%s\" is not in datasources.json", source_id);
@@ -302,8 +304,8 @@ bool lav_ingest_backfill_check(const struct lav_server *srv, int64_t since,
 	return false;
 }
 
-void lav_ingest_backfill(struct lav_ingest *in, int64_t since, int64_t until,
-			 const char *source_id, lav_ingest_done_cb done, void *arg)
+void lav_ingest_backfill(struct lav_ingest *in, int64_t since, int64_t until, const char *source_id,
+			 lav_ingest_done_cb done, void *arg)
 {
 	in->backfill = (struct backfill_state){.active = true,
 					       .done = done,
@@ -323,7 +325,7 @@ void lav_ingest_backfill(struct lav_ingest *in, int64_t since, int64_t until,
 				 s->f->source_id);
 		else if (in->mode == LAV_SOURCE_SHADOW)
 			lav_warn(&in->srv->log, "backfill: %s skipped (%s)", s->f->id,
-				 !s->ad ? "no adapter"
+				 !s->ad			    ? "no adapter"
 				 : s->src && s->src->no_key ? "no API key"
 							    : "inactive");
 	}

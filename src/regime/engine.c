@@ -20,6 +20,7 @@
 #include "lav/server.h"
 #include "lav/store.h"
 #include "lav/timefmt.h"
+#include "lav/ws.h"
 
 #define MAX_FEEDS (LAV_NCOMP * LAV_REGIME_MAX_FEEDS + 5)
 #define RETRY_US  (2 * LAV_US_PER_S)
@@ -131,6 +132,9 @@ struct lav_semaforo {
 	bool writing;
 	size_t npending; /* live rows queued or in flight */
 	bool closing;
+	bool leading;  /* lav/leader.h: only the leader evaluates the grid */
+	bool adopting; /* a new leader reads the newest stored grid point first */
+	bool refreshing;
 };
 
 static void kick(struct lav_semaforo *sf);
@@ -159,11 +163,16 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	kick(arg);
 }
 
+static void read_newest(struct lav_semaforo *sf);
+
 static void on_retry(evutil_socket_t fd, short what, void *arg)
 {
+	struct lav_semaforo *sf = arg;
 	(void)fd;
 	(void)what;
-	write_next(arg);
+	if (sf->adopting)
+		read_newest(sf);
+	write_next(sf);
 }
 
 struct lav_semaforo *lav_semaforo_new(struct lav_server *srv)
@@ -477,8 +486,7 @@ static void on_slice(evutil_socket_t fd, short what, void *arg)
 
 /* The error of a read the engine issued (lav_pg already turned failed
  * statuses into err), or why its result must not be used any more. */
-static const char *read_outcome(const struct lav_semaforo *sf, const PGresult *res,
-				const char *err)
+static const char *read_outcome(const struct lav_semaforo *sf, const PGresult *res, const char *err)
 {
 	if (err)
 		return err;
@@ -507,6 +515,19 @@ static void job_free(struct job *j)
 }
 
 static void job_done(struct lav_semaforo *sf, struct job *j, const char *err);
+
+/* Live rows are stored: flips and the newest point go to subscribers (a
+ * catch-up of many grid points announces each flip but only its newest
+ * update). */
+static void announce(struct lav_semaforo *sf, const struct write *w)
+{
+	for (size_t i = 0; i < w->n; i++) {
+		const struct lav_regime_row r = w->rows[i];
+		if (i + 1 < w->n && !r.flip)
+			continue;
+		lav_ws_emit_regime(sf->srv->ws, &r, i + 1 == w->n);
+	}
+}
 
 /* A write is over: live rows that failed go back to the head for a retry. */
 static void write_done(struct write *w, const char *err, size_t deleted)
@@ -539,6 +560,8 @@ static void write_done(struct write *w, const char *err, size_t deleted)
 		sf->writes_tail = NULL;
 	if (!w->job)
 		sf->npending -= w->n;
+	if (!w->job && !err && !sf->closing)
+		announce(sf, w);
 	if (w->job) {
 		w->job->res.deleted = deleted;
 		job_done(sf, w->job, err);
@@ -975,6 +998,8 @@ static void kick(struct lav_semaforo *sf)
 		return;
 	int64_t now = lav_now_us();
 	if (!sf->jobs) {
+		if (!sf->leading || sf->adopting)
+			return;					  /* lav_semaforo_lead kicks */
 		int64_t due = grid_floor(sf, now - sf->delay_us); /* newest evaluable */
 		if (sf->next_ts > due) {
 			int64_t wait = sf->next_ts + sf->delay_us - now;
@@ -1033,6 +1058,95 @@ void lav_semaforo_start(struct lav_semaforo *sf)
 	sf->retry_timer = evtimer_new(sf->srv->base, on_retry, sf);
 	sf->slice_ev = evtimer_new(sf->srv->base, on_slice, sf);
 	kick(sf);
+}
+
+/* The newest stored grid point, when it is newer than what this instance
+ * holds, becomes the latest and the point evaluation continues from. */
+static void adopt_row(struct lav_semaforo *sf, const struct lav_regime_row *row)
+{
+	if (sf->has_latest && row->ts <= sf->latest.ts)
+		return;
+	lav_regime_row_carry(row, &sf->carry);
+	if (grid_floor(sf, row->ts) + sf->step_us > sf->next_ts)
+		sf->next_ts = grid_floor(sf, row->ts) + sf->step_us;
+	struct lav_regime_point *p = &sf->latest;
+	memset(p, 0, sizeof(*p));
+	p->ts = row->ts;
+	p->valid = true;
+	p->raw = row->raw;
+	p->smoothed = row->smoothed;
+	p->score = row->score;
+	p->confidence = row->confidence;
+	for (int c = 0; c < LAV_NCOMP; c++) {
+		p->comp_available[c] = row->comp_available[c];
+		p->comp[c] = row->comp[c];
+	}
+	p->candidate = row->candidate;
+	p->state = row->state;
+	p->flip = row->flip;
+	p->from = row->from;
+	sf->has_latest = true;
+	sf->latest_at = row->computed_at;
+	sf->latest_lacks_signals = true;
+	struct lav_feed_view views[MAX_FEEDS];
+	if (hot_views(sf, p->ts, views))
+		signals_from(sf, views);
+}
+
+static void on_adopt(const PGresult *res, const char *err, void *arg)
+{
+	struct lav_semaforo *sf = arg;
+	err = read_outcome(sf, res, err);
+	bool took_over = sf->adopting;
+	sf->refreshing = false;
+	if (err) {
+		if (sf->closing)
+			return;
+		lav_debug(&sf->srv->log, "semáforo: reading the newest grid point: %s", err);
+		if (took_over) {
+			struct timeval tv = {RETRY_US / LAV_US_PER_S, 0};
+			evtimer_add(sf->retry_timer, &tv); /* on_retry reads again */
+		}
+		return;
+	}
+	struct lav_regime_row row;
+	if (PQntuples(res) == 1 && lav_regime_row_parse(res, 0, &row))
+		adopt_row(sf, &row);
+	if (took_over) {
+		sf->adopting = false;
+		kick(sf);
+	}
+}
+
+static void read_newest(struct lav_semaforo *sf)
+{
+	if (sf->refreshing)
+		return;
+	sf->refreshing = true;
+	if (!lav_store_query(sf->srv->store, LAV_REGIME_LAST_SQL, 0, NULL, on_adopt, sf))
+		on_adopt(NULL, "PostgreSQL unavailable", sf);
+}
+
+void lav_semaforo_lead(struct lav_semaforo *sf, bool lead)
+{
+	if (!sf || sf->closing || sf->leading == lead)
+		return;
+	sf->leading = lead;
+	if (!lead) {
+		sf->adopting = false;
+		if (sf->timer)
+			evtimer_del(sf->timer);
+		return;
+	}
+	/* another leader may have gone on meanwhile */
+	sf->adopting = true;
+	read_newest(sf);
+}
+
+void lav_semaforo_refresh(struct lav_semaforo *sf)
+{
+	if (sf && !sf->closing && !sf->leading)
+		read_newest(sf);
 }
 
 void lav_semaforo_stop(struct lav_semaforo *sf)

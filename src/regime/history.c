@@ -24,6 +24,8 @@ const char LAV_REGIME_BEFORE_SQL[] = "SELECT " ROW_COLUMNS " FROM regime_history
 				     " WHERE ts < " TS("$1") " ORDER BY ts DESC LIMIT 1";
 const char LAV_REGIME_LAST_SQL[] =
     "SELECT " ROW_COLUMNS " FROM regime_history ORDER BY ts DESC LIMIT 1";
+const char LAV_REGIME_FLIPS_SQL[] =
+    "SELECT " ROW_COLUMNS " FROM regime_history WHERE flip ORDER BY ts DESC LIMIT 10";
 
 /* The rows of $1 replace what they name; with a range ($2, $3) the range's
  * other rows go too (grid points that no longer have data). DELETE and

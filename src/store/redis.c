@@ -10,7 +10,7 @@
 
 #include "lav/buf.h"
 
-#define PING_MS 2000
+#define PING_MS	       2000
 #define BACKOFF_MIN_MS 200
 #define BACKOFF_MAX_MS 5000
 
@@ -27,6 +27,13 @@ struct lav_redis {
 	bool ping_pending;
 	void (*connect_cb)(void *arg);
 	void *connect_arg;
+	/* subscriber mode: SUBSCRIBE after each connect, no PINGs after it
+	 * (hiredis 0.14 cannot route a PING reply on a subscribed connection) */
+	const char *const *channels;
+	size_t nchannels;
+	lav_redis_message_cb message_cb;
+	void *message_arg;
+	bool subscribed;
 };
 
 static void connect_now(struct lav_redis *r);
@@ -44,8 +51,38 @@ static void lost(struct lav_redis *r, const char *why)
 	r->state = LAV_REDIS_DISCONNECTED;
 	r->ac = NULL;
 	r->ping_pending = false;
+	r->subscribed = false;
 	arm(r, r->backoff_ms);
 	r->backoff_ms = r->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : r->backoff_ms * 2;
+}
+
+static void on_message(redisAsyncContext *ac, void *reply, void *arg)
+{
+	struct lav_redis *r = arg;
+	(void)ac;
+	redisReply *rep = reply;
+	if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 3 ||
+	    rep->element[0]->type != REDIS_REPLY_STRING ||
+	    strcmp(rep->element[0]->str, "message") != 0 ||
+	    rep->element[1]->type != REDIS_REPLY_STRING ||
+	    rep->element[2]->type != REDIS_REPLY_STRING)
+		return; /* subscribe confirmations */
+	r->message_cb(rep->element[1]->str, rep->element[2]->str, rep->element[2]->len,
+		      r->message_arg);
+}
+
+static void subscribe_now(struct lav_redis *r)
+{
+	const char *argv[1 + 8];
+	size_t lens[1 + 8];
+	argv[0] = "SUBSCRIBE";
+	lens[0] = 9;
+	for (size_t i = 0; i < r->nchannels && i < 8; i++) {
+		argv[1 + i] = r->channels[i];
+		lens[1 + i] = strlen(r->channels[i]);
+	}
+	r->subscribed = true;
+	redisAsyncCommandArgv(r->ac, on_message, r, (int)(1 + r->nchannels), argv, lens);
 }
 
 static void on_pong(redisAsyncContext *ac, void *reply, void *arg)
@@ -60,6 +97,8 @@ static void on_pong(redisAsyncContext *ac, void *reply, void *arg)
 		lav_info(r->log, "redis: connected to %s:%d/%d", r->host, r->port, r->db);
 		if (r->connect_cb)
 			r->connect_cb(r->connect_arg);
+		if (r->message_cb)
+			subscribe_now(r);
 	}
 }
 
@@ -94,6 +133,8 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		connect_now(r);
 		return;
 	}
+	if (r->subscribed)
+		return; /* a lost subscriber connection reports itself */
 	if (r->ping_pending) {
 		/* no answer for a whole period: the server is stuck or gone */
 		redisAsyncContext *ac = r->ac;
@@ -161,14 +202,13 @@ enum lav_redis_state lav_redis_state(const struct lav_redis *r)
 
 const char *lav_redis_state_name(enum lav_redis_state s)
 {
-	static const char *const names[] = {"disabled", "connecting", "connected",
-					    "disconnected"};
+	static const char *const names[] = {"disabled", "connecting", "connected", "disconnected"};
 	return names[s];
 }
 
 bool lav_redis_send(struct lav_redis *r, int argc, const char **argv, const size_t *argvlen)
 {
-	if (!r || r->state != LAV_REDIS_CONNECTED || !r->ac)
+	if (!r || r->state != LAV_REDIS_CONNECTED || !r->ac || r->subscribed)
 		return false;
 	return redisAsyncCommandArgv(r->ac, NULL, NULL, argc, argv, argvlen) == REDIS_OK;
 }
@@ -177,4 +217,15 @@ void lav_redis_on_connect(struct lav_redis *r, void (*cb)(void *arg), void *arg)
 {
 	r->connect_cb = cb;
 	r->connect_arg = arg;
+}
+
+void lav_redis_subscribe(struct lav_redis *r, const char *const *channels, size_t n,
+			 lav_redis_message_cb cb, void *arg)
+{
+	r->channels = channels;
+	r->nchannels = n < 8 ? n : 8;
+	r->message_cb = cb;
+	r->message_arg = arg;
+	if (r->state == LAV_REDIS_CONNECTED && r->ac && !r->subscribed)
+		subscribe_now(r);
 }

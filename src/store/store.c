@@ -14,38 +14,39 @@
 #include "lav/redis.h"
 #include "lav/server.h"
 #include "lav/timefmt.h"
+#include "lav/ws.h"
 
-#define BATCH_MAX_POINTS 50000
-#define BREAKER_BUCKETS 60
+#define BATCH_MAX_POINTS    50000
+#define BREAKER_BUCKETS	    60
 #define BREAKER_MIN_SAMPLES 5
-#define BREAKER_PROBE_US (5 * LAV_US_PER_S)
-#define MAINTENANCE_MS (3600 * 1000)
+#define BREAKER_PROBE_US    (5 * LAV_US_PER_S)
+#define MAINTENANCE_MS	    (3600 * 1000)
 
 static const char STAGE_SQL[] =
-	"SET synchronous_commit = on; "
-	"CREATE TEMP TABLE IF NOT EXISTS lav_stage (idx integer, feature_id text, entity text,"
-	" ts timestamptz, available_at timestamptz, value float8, confidence float8,"
-	" meta jsonb, evidence jsonb) ON COMMIT DELETE ROWS";
+    "SET synchronous_commit = on; "
+    "CREATE TEMP TABLE IF NOT EXISTS lav_stage (idx integer, feature_id text, entity text,"
+    " ts timestamptz, available_at timestamptz, value float8, confidence float8,"
+    " meta jsonb, evidence jsonb) ON COMMIT DELETE ROWS";
 
 static const char FLUSH_SQL[] =
-	"COPY lav_stage (idx, feature_id, entity, ts, available_at, value, confidence, meta,"
-	" evidence) FROM STDIN; SELECT lav_flush_stage()";
+    "COPY lav_stage (idx, feature_id, entity, ts, available_at, value, confidence, meta,"
+    " evidence) FROM STDIN; SELECT lav_flush_stage()";
 
 /* Newest points of series, µs integers so nothing is parsed twice. */
 #define POINT_COLUMNS                                                                              \
-	"(extract(epoch FROM v.ts) * 1000000)::int8, (extract(epoch FROM v.available_at) * "      \
+	"(extract(epoch FROM v.ts) * 1000000)::int8, (extract(epoch FROM v.available_at) * "       \
 	"1000000)::int8, v.value, v.confidence, v.meta::text, v.evidence::text"
 
 /* Oldest first, so each point is appended to its window rather than shifted in. */
 static const char LOAD_ALL_SQL[] =
-	"SELECT s.feature_id, s.entity, x.* FROM series s CROSS JOIN LATERAL (SELECT " POINT_COLUMNS
-	" FROM features_values v WHERE v.feature_id = s.feature_id AND v.entity = s.entity"
-	" ORDER BY v.ts DESC, v.available_at DESC LIMIT $1) x ORDER BY 1, 2, 3, 4";
+    "SELECT s.feature_id, s.entity, x.* FROM series s CROSS JOIN LATERAL (SELECT " POINT_COLUMNS
+    " FROM features_values v WHERE v.feature_id = s.feature_id AND v.entity = s.entity"
+    " ORDER BY v.ts DESC, v.available_at DESC LIMIT $1) x ORDER BY 1, 2, 3, 4";
 
 static const char LOAD_ONE_SQL[] =
-	"SELECT * FROM (SELECT $1::text, $2::text, " POINT_COLUMNS " FROM features_values v"
-	" WHERE v.feature_id = $1 AND v.entity = $2 ORDER BY v.ts DESC, v.available_at DESC"
-	" LIMIT $3) x ORDER BY 3, 4";
+    "SELECT * FROM (SELECT $1::text, $2::text, " POINT_COLUMNS " FROM features_values v"
+    " WHERE v.feature_id = $1 AND v.entity = $2 ORDER BY v.ts DESC, v.available_at DESC"
+    " LIMIT $3) x ORDER BY 3, 4";
 
 struct pub_req {
 	struct lav_point_in *pts;
@@ -156,29 +157,33 @@ static json_t *parse_json_col(const PGresult *r, int row, int col)
 	return json_loads(PQgetvalue(r, row, col), JSON_DECODE_ANY, NULL);
 }
 
-/* Rows of (feature_id, entity, ts_us, avail_us, value, confidence, meta, evidence). */
-static size_t merge_rows(struct lav_store *st, const PGresult *r)
+/* Rows of (feature_id, entity, ts_us, avail_us, value, confidence, meta,
+ * evidence). New points are announced to subscribers when now is not 0. */
+static size_t merge_rows(struct lav_store *st, const PGresult *r, int64_t now)
 {
 	size_t added = 0;
 	int n = PQntuples(r);
 	for (int i = 0; i < n; i++) {
 		const struct lav_feature *f =
-			lav_catalog_find(&st->srv->catalog, PQgetvalue(r, i, 0));
+		    lav_catalog_find(&st->srv->catalog, PQgetvalue(r, i, 0));
 		if (!f)
 			continue; /* no longer in the catalog */
 		struct lav_series *s = lav_series_get_or_add(&st->series, f, PQgetvalue(r, i, 1));
 		if (!s)
 			continue;
 		struct lav_point p = {
-			.ts = atoll(PQgetvalue(r, i, 2)),
-			.available_at = atoll(PQgetvalue(r, i, 3)),
-			.value = strtod(PQgetvalue(r, i, 4), NULL),
-			.confidence = strtod(PQgetvalue(r, i, 5), NULL),
-			.meta = parse_json_col(r, i, 6),
-			.evidence = parse_json_col(r, i, 7),
+		    .ts = atoll(PQgetvalue(r, i, 2)),
+		    .available_at = atoll(PQgetvalue(r, i, 3)),
+		    .value = strtod(PQgetvalue(r, i, 4), NULL),
+		    .confidence = strtod(PQgetvalue(r, i, 5), NULL),
+		    .meta = parse_json_col(r, i, 6),
+		    .evidence = parse_json_col(r, i, 7),
 		};
-		if (lav_series_insert(s, &p) == LAV_INSERT_NEW)
+		if (lav_series_insert(s, &p) == LAV_INSERT_NEW) {
 			added++;
+			if (now)
+				lav_ws_emit_point(st->srv->ws, f, s->entity, &p, now);
+		}
 		lav_point_clear(&p);
 	}
 	return added;
@@ -201,7 +206,8 @@ bool lav_store_load(struct lav_store *st, PGconn *c, char *err, size_t errlen)
 		return false;
 	}
 	if (atoi(PQgetvalue(r, 0, 0)) > 0)
-		lav_info(&st->srv->log, "retention: dropped %s daily partitions", PQgetvalue(r, 0, 0));
+		lav_info(&st->srv->log, "retention: dropped %s daily partitions",
+			 PQgetvalue(r, 0, 0));
 	PQclear(r);
 	char limit[24];
 	snprintf(limit, sizeof(limit), "%zu", st->srv->cfg.hot_points);
@@ -212,7 +218,7 @@ bool lav_store_load(struct lav_store *st, PGconn *c, char *err, size_t errlen)
 		PQclear(r);
 		return false;
 	}
-	size_t n = merge_rows(st, r);
+	size_t n = merge_rows(st, r, 0);
 	PQclear(r);
 	lav_info(&st->srv->log, "hot series: %zu series, %zu points in memory", st->series.map.n,
 		 n);
@@ -259,7 +265,8 @@ static void resync_cache(void *arg)
 	lav_info(&st->srv->log, "redis: resynchronised %zu latest points", n);
 }
 
-/* One message per flush on lav:points: {"origin", "points": [FeaturePoint...]}. */
+/* One message per flush on lav:points: {"origin", "points": [FeaturePoint...]},
+ * the points stored by this flush (not the ones stored before). */
 static void publish_points(struct lav_store *st, struct pub_req *reqs, int64_t now)
 {
 	struct lav_redis *r = st->srv->redis;
@@ -287,7 +294,6 @@ static void publish_points(struct lav_store *st, struct pub_req *reqs, int64_t n
 }
 
 /* ---- the write batcher ---- */
-
 
 static void finish_flush(struct flush *fl, const char *err, const PGresult *res)
 {
@@ -329,12 +335,19 @@ static void finish_flush(struct flush *fl, const char *err, const PGresult *res)
 					continue;
 				}
 				struct lav_series *s =
-					lav_series_get_or_add(&st->series, in->feature, in->entity);
-				if (s && lav_series_insert(s, &in->point) == LAV_INSERT_NEW &&
-				    s->touched != gen) {
+				    lav_series_get_or_add(&st->series, in->feature, in->entity);
+				if (!s || lav_series_insert(s, &in->point) != LAV_INSERT_NEW) {
+					/* stored before: nothing to announce */
+					lav_point_clear(&in->point);
+					in->feature = NULL;
+					continue;
+				}
+				lav_ws_emit_point(st->srv->ws, in->feature, in->entity, &in->point,
+						  now);
+				if (s->touched != gen) {
 					s->touched = gen;
-					touched = lav_xrealloc(touched, (ntouched + 1) *
-									sizeof(*touched));
+					touched = lav_xrealloc(touched,
+							       (ntouched + 1) * sizeof(*touched));
 					touched[ntouched++] = s;
 				}
 			}
@@ -443,7 +456,8 @@ static void flush_pending(struct lav_store *st)
 	fl->st = st;
 	/* take whole requests up to the batch cap (at least one) */
 	struct pub_req **tail = &fl->reqs;
-	while (st->pending && (fl->npoints == 0 || fl->npoints + st->pending->n <= BATCH_MAX_POINTS)) {
+	while (st->pending &&
+	       (fl->npoints == 0 || fl->npoints + st->pending->n <= BATCH_MAX_POINTS)) {
 		struct pub_req *q = st->pending;
 		st->pending = q->next;
 		q->next = NULL;
@@ -471,17 +485,16 @@ static void flush_pending(struct lav_store *st)
 			const struct lav_point_in *first = lav_strmap_get(&keys, key);
 			if (first) {
 				if (!same_point(&first->point, &in->point)) {
-					fl->local_conflicts =
-						lav_xrealloc(fl->local_conflicts,
-							     (fl->nlocal + 1) * sizeof(size_t));
+					fl->local_conflicts = lav_xrealloc(
+					    fl->local_conflicts, (fl->nlocal + 1) * sizeof(size_t));
 					fl->local_conflicts[fl->nlocal++] = q->base + i;
 				}
 				continue;
 			}
 			lav_strmap_put(&keys, key, (void *)in);
 			lav_copy_row(&data, q->base + i, in->feature->id, in->entity, &in->point);
-			int64_t day = in->point.ts / LAV_US_PER_DAY -
-				      (in->point.ts % LAV_US_PER_DAY < 0);
+			int64_t day =
+			    in->point.ts / LAV_US_PER_DAY - (in->point.ts % LAV_US_PER_DAY < 0);
 			char dkey[24];
 			snprintf(dkey, sizeof(dkey), "%lld", (long long)day);
 			if (lav_strmap_get(&st->days, dkey))
@@ -553,8 +566,8 @@ static void on_query(const PGresult *res, const char *err, void *arg)
 	flush_pending(st); /* a connection may just have become idle */
 }
 
-bool lav_store_query(struct lav_store *st, const char *sql, int nparams,
-		     const char *const *params, lav_pg_cb cb, void *arg)
+bool lav_store_query(struct lav_store *st, const char *sql, int nparams, const char *const *params,
+		     lav_pg_cb cb, void *arg)
 {
 	struct lav_pg *best = NULL;
 	for (int i = 0; i < st->npool; i++) {
@@ -578,23 +591,34 @@ bool lav_store_query(struct lav_store *st, const char *sql, int nparams,
 
 /* ---- other writers: LISTEN lav_points ---- */
 
-static void on_refreshed(const PGresult *res, const char *err, void *arg)
+static void refreshed(struct lav_store *st, const PGresult *res, const char *err, bool announce)
 {
-	struct lav_store *st = arg;
 	if (err || !res) {
 		lav_warn(&st->srv->log, "refresh after NOTIFY failed: %s", err ? err : "?");
 		return;
 	}
 	int64_t now = lav_now_us();
-	merge_rows(st, res);
+	merge_rows(st, res, announce ? now : 0);
 	/* write the refreshed series through to the cache */
 	for (int i = 0; i < PQntuples(res); i++) {
 		struct lav_series *s =
-			lav_series_get(&st->series, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
+		    lav_series_get(&st->series, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
 		if (s && (i == 0 || strcmp(PQgetvalue(res, i, 0), PQgetvalue(res, i - 1, 0)) ||
 			  strcmp(PQgetvalue(res, i, 1), PQgetvalue(res, i - 1, 1))))
 			cache_latest(st, s, now);
 	}
+}
+
+static void on_refreshed(const PGresult *res, const char *err, void *arg)
+{
+	refreshed(arg, res, err, false);
+}
+
+/* Points of a writer that is not a lavd on this Redis: no one else announces
+ * them to this instance's subscribers. */
+static void on_refreshed_announce(const PGresult *res, const char *err, void *arg)
+{
+	refreshed(arg, res, err, true);
 }
 
 static void refresh_all(void *arg)
@@ -620,9 +644,15 @@ static void on_notify(const char *channel, const char *payload, void *arg)
 		json_decref(doc); /* our own write: already in memory */
 		return;
 	}
+	/* another lavd announces its points through Redis when there is one */
+	bool announce = !(app && strncmp(app, "lavd-", 5) == 0 && st->srv->cfg.redis_url);
+	lav_pg_cb cb = announce ? on_refreshed_announce : on_refreshed;
 	json_t *series = json_object_get(doc, "series");
 	if (!json_is_array(series)) {
-		refresh_all(st);
+		char limit[24];
+		snprintf(limit, sizeof(limit), "%zu", st->srv->cfg.hot_points);
+		const char *params[] = {limit};
+		lav_pg_query(st->listener, LOAD_ALL_SQL, 1, params, cb, st);
 		json_decref(doc);
 		return;
 	}
@@ -637,7 +667,7 @@ static void on_notify(const char *channel, const char *payload, void *arg)
 		if (!f || !e || !lav_catalog_find(&st->srv->catalog, f))
 			continue;
 		const char *params[] = {f, e, limit};
-		lav_pg_query(st->listener, LOAD_ONE_SQL, 3, params, on_refreshed, st);
+		lav_pg_query(st->listener, LOAD_ONE_SQL, 3, params, cb, st);
 	}
 	json_decref(doc);
 }
@@ -659,6 +689,8 @@ static void maintain(evutil_socket_t fd, short what, void *arg)
 	struct lav_store *st = arg;
 	(void)fd;
 	(void)what;
+	if (!st->srv->leading)
+		return; /* the leader's job (lav/leader.h) */
 	char ahead[16], keep[16];
 	snprintf(ahead, sizeof(ahead), "%d", st->srv->cfg.pg_partition_days + 1);
 	snprintf(keep, sizeof(keep), "%d", st->srv->cfg.retention_days);
@@ -688,13 +720,14 @@ void lav_store_start(struct lav_store *st)
 	st->npool = srv->cfg.pg_pool_size;
 	st->pool = lav_xcalloc((size_t)st->npool, sizeof(*st->pool));
 	for (int i = 0; i < st->npool; i++) {
-		st->pool[i] = lav_pg_new(srv->base, srv->cfg.pg_dsn, st->app_name,
-					 (int)srv->cfg.pg_statement_timeout_ms, STAGE_SQL, &srv->log);
+		st->pool[i] =
+		    lav_pg_new(srv->base, srv->cfg.pg_dsn, st->app_name,
+			       (int)srv->cfg.pg_statement_timeout_ms, STAGE_SQL, &srv->log);
 		lav_pg_on_connect(st->pool[i], on_pool_connect, st);
 	}
-	st->listener = lav_pg_new(srv->base, srv->cfg.pg_dsn, st->app_name,
-				  (int)srv->cfg.pg_statement_timeout_ms, "LISTEN lav_points",
-				  &srv->log);
+	st->listener =
+	    lav_pg_new(srv->base, srv->cfg.pg_dsn, st->app_name,
+		       (int)srv->cfg.pg_statement_timeout_ms, "LISTEN lav_points", &srv->log);
 	lav_pg_on_notify(st->listener, on_notify, st);
 	/* after a reconnect, notifications sent meanwhile are lost: reload */
 	lav_pg_on_connect(st->listener, refresh_all, st);
