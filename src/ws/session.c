@@ -6,12 +6,15 @@
 #include <event2/buffer.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "lav/server.h"
 #include "ws_impl.h"
 
 /* How long a closing session waits for the peer's close frame. */
 #define CLOSE_WAIT_S 5
+/* How long a closed session reads what the peer still sends. */
+#define LINGER_S 2
 
 static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *arg)
 {
@@ -80,7 +83,22 @@ static void free_soon(struct lav_ws_session *s)
 	evtimer_add(s->close_timer, &zero);
 }
 
-/* Writes what wslay queued. A session that is over is freed when now is
+/* The close frame is out: stop sending and read (and drop) what the peer
+ * still sends until it closes, so it reads our close frame rather than a
+ * reset. */
+static void linger(struct lav_ws_session *s)
+{
+	s->lingering = true;
+	shutdown(bufferevent_getfd(s->bev), SHUT_WR);
+	bufferevent_enable(s->bev, EV_READ);
+	if (!s->close_timer)
+		s->close_timer = evtimer_new(s->hub->srv->base, on_close_timer, s);
+	struct timeval tv = {LINGER_S, 0};
+	evtimer_add(s->close_timer, &tv);
+}
+
+/* Writes what wslay queued; a session whose close handshake is over lingers
+ * once its output is written. On a write failure s is freed when now is
  * true, else from the loop. */
 static void pump(struct lav_ws_session *s, bool now)
 {
@@ -91,29 +109,34 @@ static void pump(struct lav_ws_session *s, bool now)
 			free_soon(s);
 		return;
 	}
-	if (!wslay_event_want_read(s->ctx) && !wslay_event_want_write(s->ctx)) {
+	if (!s->finished && !wslay_event_want_read(s->ctx) && !wslay_event_want_write(s->ctx)) {
 		s->finished = true;
-		bufferevent_disable(s->bev, EV_READ);
-		if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
-			if (now)
-				lav_ws_session_free(s);
-			else
-				free_soon(s);
-		}
+		if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+			linger(s);
 	}
 }
 
 static void on_read(struct bufferevent *bev, void *arg)
 {
 	struct lav_ws_session *s = arg;
-	(void)bev;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	if (s->lingering || s->finished) {
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return;
+	}
 	s->last_rx_us = lav_monotonic_us();
 	s->in_recv = true;
 	int rv = wslay_event_recv(s->ctx);
 	s->in_recv = false;
 	if (rv != 0) {
-		lav_ws_session_free(s);
-		return;
+		/* wslay gave up on the stream (a fragmented control frame): say
+		 * why ourselves, wslay no longer sends */
+		static const char proto_error[] = {(char)0x88, 2, 0x03, (char)0xea}; /* 1002 */
+		if (!wslay_event_get_close_sent(s->ctx))
+			evbuffer_add(bufferevent_get_output(s->bev), proto_error,
+				     sizeof(proto_error));
+		s->closing = s->finished = true;
+		return; /* on_write lingers once it is out */
 	}
 	pump(s, true);
 }
@@ -122,8 +145,8 @@ static void on_write(struct bufferevent *bev, void *arg)
 {
 	struct lav_ws_session *s = arg;
 	(void)bev;
-	if (s->finished)
-		lav_ws_session_free(s);
+	if (s->finished && !s->lingering)
+		linger(s);
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)

@@ -18,7 +18,8 @@ struct lav_ws_session {
 	int64_t last_rx_us; /* monotonic: any byte from the peer */
 	bool in_recv;	    /* inside wslay_event_recv: sends wait for it */
 	bool closing;	    /* our close frame is queued: nothing more is sent */
-	bool finished;	    /* close handshake over: freed once the output is written */
+	bool finished;	    /* close handshake over: lingers once the output is written */
+	bool lingering;	    /* output shut down; input dropped until EOF or a timeout */
 	struct event *close_timer;
 	char **channels; /* subscribed channel names */
 	size_t nchannels;
