@@ -11,6 +11,8 @@ SPEC = os.path.join(REPO, "proto", "openapi.yaml")
 
 # what lavd routes today (src/api/routes.c); the test fails if either side drifts
 SERVED = {
+    ("/", "get"),
+    ("/ws", "get"),
     ("/healthz", "get"),
     ("/readyz", "get"),
     ("/api/features/v1/catalog", "get"),
