@@ -77,7 +77,8 @@ void lav_ws_frame(struct lav_buf *out, enum lav_format fmt, uint64_t seq,
 
 /* Writes a JSON value received from another instance in fmt: strings under
  * the keys ts, available_at and updated_at of the top-level map and of its
- * "point" map become timestamps (MessagePack timestamp extension). */
+ * "point" and "regime" maps become timestamps (MessagePack timestamp
+ * extension). */
 void lav_ws_write_wire_json(struct lav_writer *w, const json_t *v);
 
 /* True when s is valid UTF-8 (text frames must be). */

@@ -78,6 +78,16 @@ static bool lists_token(const char *value, const char *token)
 	return false;
 }
 
+/* Whether any header called name lists token (repeated headers are one list). */
+static bool header_lists(const struct lav_request *r, const char *name, const char *token)
+{
+	for (size_t i = 0; i < r->nheaders; i++)
+		if (strcmp(r->headers[i].name, name) == 0 &&
+		    lists_token(r->headers[i].value, token))
+			return true;
+	return false;
+}
+
 /* The first lav subprotocol in the client's order, over every
  * Sec-WebSocket-Protocol header. */
 static const char *pick_protocol(const struct lav_request *r, bool *offered)
@@ -120,10 +130,7 @@ bool lav_ws_handshake(const struct lav_request *r, struct lav_ws_accept *out, in
 {
 	memset(out, 0, sizeof(*out));
 	*extra_headers = NULL;
-	const char *upgrade = lav_request_header(r, "upgrade");
-	const char *connection = lav_request_header(r, "connection");
-	if (!upgrade || !lists_token(upgrade, "websocket") || !connection ||
-	    !lists_token(connection, "upgrade")) {
+	if (!header_lists(r, "upgrade", "websocket") || !header_lists(r, "connection", "upgrade")) {
 		*extra_headers = "Upgrade: websocket\r\nConnection: Upgrade\r\n";
 		return refuse(status, code, 426, "upgrade_required", msg, msglen,
 			      "/ws is a WebSocket endpoint: send Upgrade: websocket and "
