@@ -66,7 +66,8 @@ struct lav_ws_msg {
 };
 
 /* A client message: JSON in a text frame, MessagePack in a binary one. On
- * failure (code bad_message) nothing is owned. */
+ * failure (code bad_message) doc still holds the message when it decoded, so
+ * the error can echo its id. Either way the caller json_decrefs doc. */
 bool lav_ws_msg_parse(const void *data, size_t len, bool binary, struct lav_ws_msg *out, char *msg,
 		      size_t msglen);
 
@@ -75,10 +76,10 @@ bool lav_ws_msg_parse(const void *data, size_t len, bool binary, struct lav_ws_m
 void lav_ws_frame(struct lav_buf *out, enum lav_format fmt, uint64_t seq,
 		  const struct lav_buf *body);
 
-/* Writes a JSON value received from another instance in fmt: strings under
- * the keys ts, available_at and updated_at of the top-level map and of its
- * "point" and "regime" maps become timestamps (MessagePack timestamp
- * extension). */
+/* Writes a JSON value received from another instance (or remembered) in
+ * fmt: strings under the keys ts, available_at and updated_at of the
+ * top-level map, of its "point" and "regime" maps, and of the maps of a
+ * top-level array become timestamps (MessagePack timestamp extension). */
 void lav_ws_write_wire_json(struct lav_writer *w, const json_t *v);
 
 /* True when s is valid UTF-8 (text frames must be). */

@@ -159,6 +159,27 @@ static void respond_parse_error(struct lav_conn *c, int status, const char *code
 	lav_respond_error(r, status, code, "%s", msg);
 }
 
+/* The request target for the log, with a ?token= value (a bearer token from a
+ * browser) replaced by ***. */
+static const char *log_target(const struct lav_request *r, char *buf, size_t n)
+{
+	if (!r->target)
+		return "-";
+	snprintf(buf, n, "%s", r->target);
+	char *q = strchr(buf, '?');
+	for (char *p = q; p && *p;) {
+		p++;
+		if (strncmp(p, "token=", 6) == 0) {
+			char *end = strchr(p, '&');
+			char rest[256];
+			snprintf(rest, sizeof(rest), "%s", end ? end : "");
+			snprintf(p + 6, n - (size_t)(p + 6 - buf), "***%s", rest);
+		}
+		p = strchr(p, '&');
+	}
+	return buf;
+}
+
 static void unlink_conn(struct lav_conn *c)
 {
 	struct lav_server *srv = c->srv;
@@ -199,7 +220,9 @@ bool lav_http_upgrade(struct lav_request *r, const char *head, enum lav_format f
 	r->status = 101;
 	c->upgrade = true;
 	c->upgrade_fmt = fmt;
-	lav_log(&c->srv->log, LAV_LOG_DEBUG, r->cid, "GET %.200s -> 101", r->target);
+	char target[256];
+	lav_log(&c->srv->log, LAV_LOG_DEBUG, r->cid, "GET %s -> 101",
+		log_target(r, target, sizeof(target)));
 	return true;
 }
 
@@ -352,8 +375,9 @@ void lav_respond(struct lav_request *r, int status, const char *content_type, co
 	enum lav_log_level lvl = status >= 500	 ? LAV_LOG_ERROR
 				 : status >= 400 ? LAV_LOG_INFO
 						 : LAV_LOG_DEBUG;
-	lav_log(&srv->log, lvl, r->cid, "%s %.200s -> %d", http_method_str(r->method),
-		r->target ? r->target : "-", status);
+	char target[256];
+	lav_log(&srv->log, lvl, r->cid, "%s %s -> %d", http_method_str(r->method),
+		log_target(r, target, sizeof(target)), status);
 	flush(c);
 }
 

@@ -325,6 +325,37 @@ void lav_ws_emit_regime(struct lav_ws_hub *h, const struct lav_regime_row *row, 
 	json_decref(msg);
 }
 
+/* dq.alert: the alert's fields after the type. */
+static void write_alert_event(struct lav_writer *w, const void *arg)
+{
+	const json_t *alert = arg;
+	const char *key;
+	json_t *v;
+	lav_w_map_begin(w);
+	lav_w_key(w, "type");
+	lav_w_str(w, "dq.alert");
+	json_object_foreach((json_t *)alert, key, v)
+	{
+		lav_w_key(w, key);
+		int64_t us;
+		if (strcmp(key, "ts") == 0 && json_is_string(v) &&
+		    lav_time_parse(json_string_value(v), json_string_length(v), &us, NULL))
+			lav_w_time(w, us);
+		else
+			lav_w_json(w, v);
+	}
+	lav_w_map_end(w);
+}
+
+static void deliver_alert(struct lav_ws_hub *h, json_t *alert)
+{
+	remember(h->alerts, json_incref(alert), LAV_WS_RECENT_ALERTS);
+	struct ws_event ev;
+	event_init(h, &ev, write_alert_event, alert);
+	deliver(&ev, &h->dq);
+	ev_release(&ev);
+}
+
 void lav_ws_emit_dq(struct lav_ws_hub *h, const char *feature_id, const char *entity, int64_t ts,
 		    const char *code, const char *message, bool rejected)
 {
@@ -333,17 +364,13 @@ void lav_ws_emit_dq(struct lav_ws_hub *h, const char *feature_id, const char *en
 	char at[LAV_TIME_STRLEN];
 	if (ts != INT64_MIN)
 		lav_time_format(ts, at);
-	json_t *alert = json_pack("{s:s, s:s, s:s, s:o, s:s, s:s, s:s}", "type", "dq.alert",
-				  "featureId", feature_id, "entity", entity, "ts",
-				  ts != INT64_MIN ? json_string(at) : json_null(), "code", code,
-				  "message", message, "action", rejected ? "rejected" : "flagged");
+	json_t *alert =
+	    json_pack("{s:s, s:s, s:o, s:s, s:s, s:s}", "featureId", feature_id, "entity", entity,
+		      "ts", ts != INT64_MIN ? json_string(at) : json_null(), "code", code,
+		      "message", message, "action", rejected ? "rejected" : "flagged");
 	if (!alert)
 		return; /* not UTF-8: nothing a client could read either */
-	struct ws_event ev;
-	event_init(h, &ev, write_wire_event, alert);
-	deliver(&ev, &h->dq);
-	ev_release(&ev);
-	remember(h->alerts, json_incref(alert), LAV_WS_RECENT_ALERTS);
+	deliver_alert(h, alert);
 	json_t *msg = json_pack("{s:O}", "alert", alert);
 	bus_publish(h, "lav:dq", msg);
 	json_decref(msg);
@@ -396,13 +423,8 @@ static void bus_regime(struct lav_ws_hub *h, json_t *msg)
 static void bus_dq(struct lav_ws_hub *h, json_t *msg)
 {
 	json_t *alert = json_object_get(msg, "alert");
-	if (!json_is_object(alert))
-		return;
-	remember(h->alerts, json_incref(alert), LAV_WS_RECENT_ALERTS);
-	struct ws_event ev;
-	event_init(h, &ev, write_wire_event, alert);
-	deliver(&ev, &h->dq);
-	ev_release(&ev);
+	if (json_is_object(alert))
+		deliver_alert(h, alert);
 }
 
 static void on_bus(const char *channel, const char *payload, size_t len, void *arg)
@@ -610,7 +632,8 @@ void lav_ws_hub_message(struct lav_ws_session *s, const uint8_t *data, size_t le
 	struct lav_ws_msg m;
 	char msg[256];
 	if (!lav_ws_msg_parse(data, len, binary, &m, msg, sizeof(msg))) {
-		send_error(s, "bad_message", msg, NULL);
+		send_error(s, "bad_message", msg, m.id);
+		json_decref(m.doc);
 		return;
 	}
 	switch (m.op) {

@@ -72,25 +72,22 @@ bool lav_ws_msg_parse(const void *data, size_t len, bool binary, struct lav_ws_m
 		snprintf(msg, msglen, "%s message: %s", binary ? "MessagePack" : "JSON", err);
 		return false;
 	}
-	if (!json_is_object(doc)) {
-		json_decref(doc);
+	out->doc = doc;
+	if (!json_is_object(doc))
 		return bad(msg, msglen, "a message is an object with \"op\"");
-	}
+	out->id = json_object_get(doc, "id"); /* echoed in the error too */
 	const char *op = json_string_value(json_object_get(doc, "op"));
-	if (!op) {
-		json_decref(doc);
+	if (!op)
 		return bad(msg, msglen, "field \"op\" must be subscribe, unsubscribe or ping");
-	}
-	if (strcmp(op, "subscribe") == 0)
+	if (strcmp(op, "subscribe") == 0) {
 		out->op = LAV_WS_OP_SUBSCRIBE;
-	else if (strcmp(op, "unsubscribe") == 0)
+	} else if (strcmp(op, "unsubscribe") == 0) {
 		out->op = LAV_WS_OP_UNSUBSCRIBE;
-	else if (strcmp(op, "ping") == 0)
+	} else if (strcmp(op, "ping") == 0) {
 		out->op = LAV_WS_OP_PING;
-	else {
+	} else {
 		snprintf(msg, msglen,
 			 "field \"op\": \"%.40s\" is not subscribe, unsubscribe or ping", op);
-		json_decref(doc);
 		return false;
 	}
 	if (out->op != LAV_WS_OP_PING) {
@@ -98,15 +95,11 @@ bool lav_ws_msg_parse(const void *data, size_t len, bool binary, struct lav_ws_m
 		bool ok = json_is_array(ch) && json_array_size(ch) > 0;
 		for (size_t i = 0; ok && i < json_array_size(ch); i++)
 			ok = json_is_string(json_array_get(ch, i));
-		if (!ok) {
-			json_decref(doc);
+		if (!ok)
 			return bad(msg, msglen,
 				   "field \"channels\" must be a non-empty array of strings");
-		}
 		out->channels = ch;
 	}
-	out->id = json_object_get(doc, "id");
-	out->doc = doc;
 	return true;
 }
 
@@ -173,6 +166,14 @@ static bool is_time_key(const char *k)
 
 static void write_wire(struct lav_writer *w, const json_t *v, int depth)
 {
+	if (json_is_array(v) && depth == 0) { /* a list of events, flips or alerts */
+		size_t i;
+		json_t *e;
+		lav_w_array_begin(w);
+		json_array_foreach(v, i, e) write_wire(w, e, 0);
+		lav_w_array_end(w);
+		return;
+	}
 	if (!json_is_object(v) || depth > 1) {
 		lav_w_json(w, v);
 		return;
