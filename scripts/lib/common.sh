@@ -217,6 +217,9 @@ lav_pg_start() {
 		echo "listen_addresses = '127.0.0.1'"
 		echo "port = $port"
 		echo "unix_socket_directories = $(_lav_pg_conf_quote "$sockdir")"
+		# each lavd holds LAV_PG_POOL_SIZE + 3 connections (listener, readiness, leader
+		# lock) and an e2e module runs a dozen lavd at once
+		echo "max_connections = 300"
 		if [[ "${LAV_PG_FAST:-0}" == 1 ]]; then
 			echo "fsync = off"
 			echo "synchronous_commit = off"
