@@ -31,6 +31,9 @@ struct lav_regime_point;
 void lav_api_write_regime(struct lav_writer *w, const struct lav_regime_point *p, int64_t at,
 			  bool provisional);
 
+/* "components": {gl, cn, mp}, null where unavailable. */
+void lav_api_write_components(struct lav_writer *w, const bool available[3], const double comp[3]);
+
 /* Sends a writer-built body with the negotiated content type. */
 void lav_api_reply(struct lav_request *req, int status, struct lav_buf *body);
 

@@ -81,8 +81,8 @@ static const struct lav_regime_point *latest_no_params(struct lav_server *srv,
 	return latest_or_404(srv, req, at);
 }
 
-static void write_components(struct lav_writer *w, const bool available[LAV_NCOMP],
-			     const double comp[LAV_NCOMP])
+void lav_api_write_components(struct lav_writer *w, const bool available[LAV_NCOMP],
+			      const double comp[LAV_NCOMP])
 {
 	lav_w_key(w, "components");
 	lav_w_map_begin(w);
@@ -99,7 +99,7 @@ void lav_api_write_regime(struct lav_writer *w, const struct lav_regime_point *p
 	lav_w_str(w, lav_regime_name(p->state));
 	lav_w_key(w, "confidence");
 	lav_w_double(w, p->confidence);
-	write_components(w, p->comp_available, p->comp);
+	lav_api_write_components(w, p->comp_available, p->comp);
 	lav_w_key(w, "score");
 	lav_w_double(w, p->score);
 	lav_w_key(w, "updated_at");
@@ -183,7 +183,7 @@ void lav_api_scoreboard(struct lav_server *srv, struct lav_request *req)
 	lav_w_double(&w, p->smoothed);
 	lav_w_key(&w, "confidence");
 	lav_w_double(&w, p->confidence);
-	write_components(&w, p->comp_available, p->comp);
+	lav_api_write_components(&w, p->comp_available, p->comp);
 	lav_w_key(&w, "signals");
 	lav_w_array_begin(&w);
 	for (int c = 0; c < LAV_NCOMP; c++) {
@@ -303,7 +303,7 @@ static void write_row(struct lav_writer *w, const struct lav_regime_row *r)
 	lav_w_double(w, r->smoothed);
 	lav_w_key(w, "score");
 	lav_w_double(w, r->score);
-	write_components(w, r->comp_available, r->comp);
+	lav_api_write_components(w, r->comp_available, r->comp);
 	lav_w_key(w, "candidate");
 	lav_w_str(w, lav_regime_name(r->candidate));
 	lav_w_key(w, "state");

@@ -184,21 +184,6 @@ void lav_ws_emit_point(struct lav_ws_hub *h, const struct lav_feature *f, const 
 	ev_release(&ev);
 }
 
-static void write_components(struct lav_writer *w, const struct lav_regime_row *r)
-{
-	static const char *const names[LAV_NCOMP] = {"gl", "cn", "mp"};
-	lav_w_key(w, "components");
-	lav_w_map_begin(w);
-	for (int c = 0; c < LAV_NCOMP; c++) {
-		lav_w_key(w, names[c]);
-		if (r->comp_available[c])
-			lav_w_double(w, r->comp[c]);
-		else
-			lav_w_null(w);
-	}
-	lav_w_map_end(w);
-}
-
 static void write_update_event(struct lav_writer *w, const void *arg)
 {
 	const struct lav_regime_row *r = arg;
@@ -219,7 +204,7 @@ static void write_update_event(struct lav_writer *w, const void *arg)
 	lav_w_double(w, r->smoothed);
 	lav_w_key(w, "confidence");
 	lav_w_double(w, r->confidence);
-	write_components(w, r);
+	lav_api_write_components(w, r->comp_available, r->comp);
 	lav_w_key(w, "flip");
 	lav_w_bool(w, r->flip);
 	lav_w_key(w, "updated_at");

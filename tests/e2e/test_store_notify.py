@@ -14,19 +14,6 @@ F_BTC = "crypto/btc/price_usd"
 DEADLINE = 5.0  # generous: the contract says within about a second
 
 
-def etl_insert(dsn, rows):
-    """rows: [(feature_id, entity, ts_us, available_at_us, value)] in one statement."""
-    conn = psycopg2.connect(dsn)
-    try:
-        with conn, conn.cursor() as cur:
-            args = []
-            sql = []
-            for f, e, ts, av, v in rows:
-                sql.append("(%s, %s, %s::timestamptz, %s::timestamptz, %s)")
-                args += [f, e, lh.fmt_ts(ts), lh.fmt_ts(av), v]
-            cur.execute("INSERT INTO features_values (feature_id, entity, ts, available_at, value) VALUES " + ", ".join(sql), args)
-    finally:
-        conn.close()
 
 
 def wait_latest(d, f, e, want_ts, want_value, timeout=DEADLINE):
@@ -50,7 +37,7 @@ def test_etl_insert_reaches_latest(lavd):
     e = lh.unique_entity("ETL")
     ts = (lh.now_us() - lh.US_MIN) // 1000 * 1000
     assert lh.latest(lavd, F_BTC, e).status_code == 404
-    etl_insert(lavd.dsn, [(F_BTC, e, ts, ts, 61234.5)])
+    lh.etl_insert(lavd.dsn, [(F_BTC, e, ts, ts, 61234.5)])
     p = wait_latest(lavd, F_BTC, e, ts, 61234.5)
     assert p, "a row inserted with psycopg2 did not reach latest within %.0f s: %s" % (DEADLINE, lh.latest(lavd, F_BTC, e).text)
     assert lh.parse_ts(p["available_at"]) == ts and p["entity"] == e
@@ -62,10 +49,10 @@ def test_etl_insert_reaches_latest(lavd):
 def test_etl_revision_and_several_series(lavd, redis_url):
     e1, e2 = lh.unique_entity("ETLA"), lh.unique_entity("ETLB")
     ts = (lh.now_us() - 10 * lh.US_MIN) // 1000 * 1000
-    etl_insert(lavd.dsn, [(F_BTC, e1, ts, ts, 50000.0), (F_VIX, e2, ts, ts, 15.0)])
+    lh.etl_insert(lavd.dsn, [(F_BTC, e1, ts, ts, 50000.0), (F_VIX, e2, ts, ts, 15.0)])
     assert wait_latest(lavd, F_BTC, e1, ts, 50000.0) and wait_latest(lavd, F_VIX, e2, ts, 15.0)
     # a revision (later available_at) and an older point in one transaction
-    etl_insert(lavd.dsn, [(F_BTC, e1, ts, ts + lh.US, 50001.0), (F_BTC, e1, ts - lh.US_HOUR, ts - lh.US_HOUR, 49000.0)])
+    lh.etl_insert(lavd.dsn, [(F_BTC, e1, ts, ts + lh.US, 50001.0), (F_BTC, e1, ts - lh.US_HOUR, ts - lh.US_HOUR, 49000.0)])
     p = wait_latest(lavd, F_BTC, e1, ts, 50001.0)
     assert p and lh.parse_ts(p["available_at"]) == ts + lh.US, lh.latest(lavd, F_BTC, e1).text
     doc = lh.query_ok(lavd, {"featureIds": [F_BTC], "entity": e1})
@@ -79,7 +66,7 @@ def test_etl_revision_and_several_series(lavd, redis_url):
 def test_etl_rows_for_unknown_feature_are_ignored(lavd):
     e = lh.unique_entity("ETLX")
     ts = (lh.now_us() - lh.US_MIN) // 1000 * 1000
-    etl_insert(lavd.dsn, [("crypto/btc/not_in_catalog", e, ts, ts, 1.0), (F_BTC, e, ts, ts, 55555.0)])
+    lh.etl_insert(lavd.dsn, [("crypto/btc/not_in_catalog", e, ts, ts, 1.0), (F_BTC, e, ts, ts, 55555.0)])
     assert wait_latest(lavd, F_BTC, e, ts, 55555.0)
     lh.assert_error(lh.latest(lavd, "crypto/btc/not_in_catalog", e), 404, "unknown_feature")
 
@@ -90,7 +77,7 @@ def test_etl_insert_of_many_series_reaches_latest(lavd_factory):
     d = lavd_factory("lavd-notify-many", overrides={"FEATURE_API_RATE_LIMIT_RPM": "1000000"})
     ts = (lh.now_us() - lh.US_MIN) // 1000 * 1000
     ents = ["v%03d" % i for i in range(250)]
-    etl_insert(d.dsn, [(F_VIX, e, ts, ts, 10.0 + i / 10) for i, e in enumerate(ents)])
+    lh.etl_insert(d.dsn, [(F_VIX, e, ts, ts, 10.0 + i / 10) for i, e in enumerate(ents)])
 
     def missing():
         return [e for i, e in enumerate(ents) if lh.latest(d, F_VIX, e).status_code != 200]

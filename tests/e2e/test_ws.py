@@ -472,13 +472,13 @@ def test_point_written_to_postgres_reaches_subscribers(srv):
         def mine(m):
             return m["type"] == "feature.point" and m["point"]["entity"] == e
 
-        wh.etl_insert(srv.dsn, [(F_BTC, e, ts, ts, 58765.5)])
+        lh.etl_insert(srv.dsn, [(F_BTC, e, ts, ts, 58765.5)])
         for cl in (c, ca, cm):
             m = cl.wait_for(mine, timeout=5, what="feature.point of a row inserted with psycopg2")
             _check_point(m["point"], F_BTC, e, ts, 58765.5, cl.encoding)
             assert wh.to_us(m["point"]["available_at"]) == ts
         # a revision (later available_at) is a new point
-        wh.etl_insert(srv.dsn, [(F_BTC, e, ts, ts + S, 58766.5)])
+        lh.etl_insert(srv.dsn, [(F_BTC, e, ts, ts + S, 58766.5)])
         for cl in (c, ca, cm):
             m = cl.wait_for(mine, timeout=5, what="feature.point of the revision")
             assert m["point"]["value"] == 58766.5 and wh.to_us(m["point"]["available_at"]) == ts + S, m
@@ -1150,7 +1150,7 @@ def test_pair_points_reach_both_once(pair):
         lh.publish_ok(b, [_pt(F_BTC, e, ts + S, 61002.0)])
         ca.wait_for(lambda m: mine(m) and m["point"]["value"] == 61002.0, timeout=5, what="point published on B, on A")
         cb.wait_for(lambda m: mine(m) and m["point"]["value"] == 61002.0, timeout=5, what="point published on B, on B")
-        wh.etl_insert(a.dsn, [(F_BTC, e, ts + 2 * S, ts + 2 * S, 61003.0)])
+        lh.etl_insert(a.dsn, [(F_BTC, e, ts + 2 * S, ts + 2 * S, 61003.0)])
         ca.wait_for(lambda m: mine(m) and m["point"]["value"] == 61003.0, timeout=5, what="row inserted in PG, on A")
         cb.wait_for(lambda m: mine(m) and m["point"]["value"] == 61003.0, timeout=5, what="row inserted in PG, on B")
         time.sleep(1.5)  # echoes through Redis would have arrived by now

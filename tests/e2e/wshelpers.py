@@ -543,21 +543,6 @@ class RawWS:
 # Miscellaneous
 
 
-def etl_insert(dsn, rows):
-    """Insert rows straight into PostgreSQL (as another program would):
-    rows [(feature_id, entity, ts_us, available_at_us, value)] in one statement."""
-    conn = psycopg2.connect(dsn)
-    try:
-        with conn, conn.cursor() as cur:
-            args = []
-            sql = []
-            for f, e, ts, av, v in rows:
-                sql.append("(%s, %s, %s::timestamptz, %s::timestamptz, %s)")
-                args += [f, e, lh.fmt_ts(ts), lh.fmt_ts(av), v]
-            cur.execute("INSERT INTO features_values (feature_id, entity, ts, available_at, value) VALUES "
-                        + ", ".join(sql), args)
-    finally:
-        conn.close()
 
 
 def rss_kb(pid, field="VmRSS"):
