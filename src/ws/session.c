@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "lav/server.h"
 #include "ws_impl.h"
@@ -184,6 +185,46 @@ void lav_ws_session_start(struct lav_ws_hub *h, struct bufferevent *bev, enum la
 		on_read(bev, s);
 }
 
+/* A whole unfragmented server frame (unmasked: a 2 to 10 byte header, then
+ * the payload), written straight to the socket when nothing waits before it:
+ * a fan-out to thousands of sessions then costs one sendmsg each, without the
+ * output buffer switching the socket's write event on and off. What the
+ * socket does not take waits in the output buffer. */
+static void write_frame(struct lav_ws_session *s, int opcode, const void *data, size_t len)
+{
+	unsigned char hdr[10];
+	size_t hn;
+	hdr[0] = (unsigned char)(0x80 | opcode);
+	if (len < 126) {
+		hdr[1] = (unsigned char)len;
+		hn = 2;
+	} else if (len <= 0xffff) {
+		hdr[1] = 126;
+		hdr[2] = (unsigned char)(len >> 8);
+		hdr[3] = (unsigned char)len;
+		hn = 4;
+	} else {
+		hdr[1] = 127;
+		for (int i = 0; i < 8; i++)
+			hdr[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+		hn = 10;
+	}
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+	size_t done = 0;
+	if (evbuffer_get_length(out) == 0) {
+		struct iovec iov[2] = {{hdr, hn}, {(void *)data, len}};
+		struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
+		ssize_t w = sendmsg(bufferevent_getfd(s->bev), &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w > 0)
+			done = (size_t)w; /* else EAGAIN or an error the buffer's write reports */
+	}
+	if (done < hn)
+		evbuffer_add(out, hdr + done, hn - done);
+	size_t off = done > hn ? done - hn : 0;
+	if (off < len)
+		evbuffer_add(out, (const char *)data + off, len - off);
+}
+
 void lav_ws_session_send(struct lav_ws_session *s, const struct lav_buf *body)
 {
 	if (s->closing || s->finished)
@@ -197,16 +238,23 @@ void lav_ws_session_send(struct lav_ws_session *s, const struct lav_buf *body)
 				     "slow consumer: too many unsent bytes");
 		return;
 	}
-	struct wslay_event_msg m = {
-	    .opcode = s->fmt == LAV_FMT_JSON ? WSLAY_TEXT_FRAME : WSLAY_BINARY_FRAME,
-	    .msg = (const uint8_t *)h->frame.data,
-	    .msg_length = h->frame.len,
-	};
-	if (wslay_event_queue_msg(s->ctx, &m) != 0)
+	if (s->in_recv || wslay_event_get_queued_msg_count(s->ctx) > 0) {
+		/* wslay has frames of its own to send first: keep the order */
+		struct wslay_event_msg m = {
+		    .opcode = s->fmt == LAV_FMT_JSON ? WSLAY_TEXT_FRAME : WSLAY_BINARY_FRAME,
+		    .msg = (const uint8_t *)h->frame.data,
+		    .msg_length = h->frame.len,
+		};
+		if (wslay_event_queue_msg(s->ctx, &m) != 0)
+			return;
+		s->seq++;
+		if (!s->in_recv)
+			pump(s, false);
 		return;
+	}
+	write_frame(s, s->fmt == LAV_FMT_JSON ? WSLAY_TEXT_FRAME : WSLAY_BINARY_FRAME,
+		    h->frame.data, h->frame.len);
 	s->seq++;
-	if (!s->in_recv)
-		pump(s, false);
 }
 
 void lav_ws_session_ping(struct lav_ws_session *s)
