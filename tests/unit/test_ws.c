@@ -753,6 +753,7 @@ Test(ws_msg, not_json)
 	cr_assert_not(r.ok);
 	cr_assert_null(r.m.doc);
 	cr_assert_not_null(strstr(r.msg, "JSON"), "%s", r.msg);
+	json_decref(r.m.doc);
 }
 
 Test(ws_msg, truncated_json)
@@ -781,6 +782,7 @@ Test(ws_msg, missing_op)
 	struct msgres r;
 	parse_text("{\"channels\":[\"regime\"]}", &r);
 	cr_assert_not_null(strstr(r.msg, "op"), "%s", r.msg);
+	json_decref(r.m.doc);
 }
 
 Test(ws_msg, op_not_a_string)
@@ -794,6 +796,7 @@ Test(ws_msg, unknown_op)
 	struct msgres r;
 	parse_text("{\"op\":\"dance\"}", &r);
 	cr_assert_not_null(strstr(r.msg, "dance"), "%s", r.msg);
+	json_decref(r.m.doc);
 }
 
 Test(ws_msg, op_is_case_sensitive)
@@ -808,6 +811,7 @@ Test(ws_msg, channels_missing)
 	struct msgres r;
 	parse_text("{\"op\":\"subscribe\"}", &r);
 	cr_assert_not_null(strstr(r.msg, "channels"), "%s", r.msg);
+	json_decref(r.m.doc);
 }
 
 Test(ws_msg, channels_empty)
