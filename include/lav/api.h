@@ -34,6 +34,12 @@ void lav_api_write_regime(struct lav_writer *w, const struct lav_regime_point *p
 /* "components": {gl, cn, mp}, null where unavailable. */
 void lav_api_write_components(struct lav_writer *w, const bool available[3], const double comp[3]);
 
+/* A grid point's fields as GET /api/liquidity/v1/history and the
+ * regime.update event write them: ts, raw, smoothed, score, components,
+ * candidate, state, confidence, flip. */
+struct lav_regime_row;
+void lav_api_write_row_fields(struct lav_writer *w, const struct lav_regime_row *r);
+
 /* Sends a writer-built body with the negotiated content type. */
 void lav_api_reply(struct lav_request *req, int status, struct lav_buf *body);
 

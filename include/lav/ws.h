@@ -103,7 +103,6 @@ bool lav_ws_hub_load(struct lav_ws_hub *h, void *pgconn, char *err, size_t errle
 void lav_ws_session_start(struct lav_ws_hub *h, struct bufferevent *bev, enum lav_format fmt);
 /* Shutdown: every session is closed with 1001. */
 void lav_ws_drain(struct lav_ws_hub *h);
-size_t lav_ws_session_count(const struct lav_ws_hub *h);
 
 /* Events that originate in this instance. Points are published on Redis by
  * the store (lav:points); regime and DQ events by the hub. */

@@ -292,9 +292,8 @@ struct history_ctx {
 	size_t limit;
 };
 
-static void write_row(struct lav_writer *w, const struct lav_regime_row *r)
+void lav_api_write_row_fields(struct lav_writer *w, const struct lav_regime_row *r)
 {
-	lav_w_map_begin(w);
 	lav_w_key(w, "ts");
 	lav_w_time(w, r->ts);
 	lav_w_key(w, "raw");
@@ -312,6 +311,12 @@ static void write_row(struct lav_writer *w, const struct lav_regime_row *r)
 	lav_w_double(w, r->confidence);
 	lav_w_key(w, "flip");
 	lav_w_bool(w, r->flip);
+}
+
+static void write_row(struct lav_writer *w, const struct lav_regime_row *r)
+{
+	lav_w_map_begin(w);
+	lav_api_write_row_fields(w, r);
 	lav_w_key(w, "from");
 	if (r->flip)
 		lav_w_str(w, lav_regime_name(r->from));

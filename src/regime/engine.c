@@ -266,6 +266,34 @@ static void loaded_views(struct lav_semaforo *sf, const struct loaded *d,
 static void signals_from(struct lav_semaforo *sf, const struct lav_feed_view *views);
 static void parse_loaded(const struct lav_semaforo *sf, const PGresult *res, struct loaded *d);
 
+/* A stored grid point becomes the latest (without the per-feed signals,
+ * which regime_history does not keep) and evaluation continues after it
+ * with its carry. */
+static void continue_from(struct lav_semaforo *sf, const struct lav_regime_row *row)
+{
+	lav_regime_row_carry(row, &sf->carry);
+	sf->next_ts = grid_floor(sf, row->ts) + sf->step_us;
+	struct lav_regime_point *p = &sf->latest;
+	memset(p, 0, sizeof(*p));
+	p->ts = row->ts;
+	p->valid = true;
+	p->raw = row->raw;
+	p->smoothed = row->smoothed;
+	p->score = row->score;
+	p->confidence = row->confidence;
+	for (int c = 0; c < LAV_NCOMP; c++) {
+		p->comp_available[c] = row->comp_available[c];
+		p->comp[c] = row->comp[c];
+	}
+	p->candidate = row->candidate;
+	p->state = row->state;
+	p->flip = row->flip;
+	p->from = row->from;
+	sf->has_latest = true;
+	sf->latest_at = row->computed_at;
+	sf->latest_lacks_signals = true;
+}
+
 /* The scoreboard's per-feed part of the newest stored grid point, from the
  * hot series or, when they do not hold its windows, from PostgreSQL. */
 static bool restore_signals(struct lav_semaforo *sf, PGconn *conn, char *err, size_t errlen)
@@ -304,27 +332,7 @@ bool lav_semaforo_load(struct lav_semaforo *sf, PGconn *conn, char *err, size_t 
 	}
 	struct lav_regime_row row;
 	if (PQntuples(r) == 1 && lav_regime_row_parse(r, 0, &row)) {
-		lav_regime_row_carry(&row, &sf->carry);
-		sf->next_ts = grid_floor(sf, row.ts) + sf->step_us;
-		struct lav_regime_point *p = &sf->latest;
-		memset(p, 0, sizeof(*p));
-		p->ts = row.ts;
-		p->valid = true;
-		p->raw = row.raw;
-		p->smoothed = row.smoothed;
-		p->score = row.score;
-		p->confidence = row.confidence;
-		for (int c = 0; c < LAV_NCOMP; c++) {
-			p->comp_available[c] = row.comp_available[c];
-			p->comp[c] = row.comp[c];
-		}
-		p->candidate = row.candidate;
-		p->state = row.state;
-		p->flip = row.flip;
-		p->from = row.from;
-		sf->has_latest = true;
-		sf->latest_at = row.computed_at;
-		sf->latest_lacks_signals = true;
+		continue_from(sf, &row);
 		PQclear(r);
 		return restore_signals(sf, conn, err, errlen);
 	}
@@ -1066,30 +1074,12 @@ static void adopt_row(struct lav_semaforo *sf, const struct lav_regime_row *row)
 {
 	if (sf->has_latest && row->ts <= sf->latest.ts)
 		return;
-	lav_regime_row_carry(row, &sf->carry);
-	if (grid_floor(sf, row->ts) + sf->step_us > sf->next_ts)
-		sf->next_ts = grid_floor(sf, row->ts) + sf->step_us;
-	struct lav_regime_point *p = &sf->latest;
-	memset(p, 0, sizeof(*p));
-	p->ts = row->ts;
-	p->valid = true;
-	p->raw = row->raw;
-	p->smoothed = row->smoothed;
-	p->score = row->score;
-	p->confidence = row->confidence;
-	for (int c = 0; c < LAV_NCOMP; c++) {
-		p->comp_available[c] = row->comp_available[c];
-		p->comp[c] = row->comp[c];
-	}
-	p->candidate = row->candidate;
-	p->state = row->state;
-	p->flip = row->flip;
-	p->from = row->from;
-	sf->has_latest = true;
-	sf->latest_at = row->computed_at;
-	sf->latest_lacks_signals = true;
+	int64_t next = sf->next_ts;
+	continue_from(sf, row);
+	if (next > sf->next_ts)
+		sf->next_ts = next;
 	struct lav_feed_view views[MAX_FEEDS];
-	if (hot_views(sf, p->ts, views))
+	if (hot_views(sf, row->ts, views))
 		signals_from(sf, views);
 }
 

@@ -621,15 +621,19 @@ static void on_refreshed_announce(const PGresult *res, const char *err, void *ar
 	refreshed(arg, res, err, true);
 }
 
-static void refresh_all(void *arg)
+static void reload_all(struct lav_store *st, lav_pg_cb cb)
 {
-	struct lav_store *st = arg;
 	if (!st->listener)
 		return;
 	char limit[24];
 	snprintf(limit, sizeof(limit), "%zu", st->srv->cfg.hot_points);
 	const char *params[] = {limit};
-	lav_pg_query(st->listener, LOAD_ALL_SQL, 1, params, on_refreshed, st);
+	lav_pg_query(st->listener, LOAD_ALL_SQL, 1, params, cb, st);
+}
+
+static void refresh_all(void *arg)
+{
+	reload_all(arg, on_refreshed);
 }
 
 static void on_notify(const char *channel, const char *payload, void *arg)
@@ -649,10 +653,7 @@ static void on_notify(const char *channel, const char *payload, void *arg)
 	lav_pg_cb cb = announce ? on_refreshed_announce : on_refreshed;
 	json_t *series = json_object_get(doc, "series");
 	if (!json_is_array(series)) {
-		char limit[24];
-		snprintf(limit, sizeof(limit), "%zu", st->srv->cfg.hot_points);
-		const char *params[] = {limit};
-		lav_pg_query(st->listener, LOAD_ALL_SQL, 1, params, cb, st);
+		reload_all(st, cb);
 		json_decref(doc);
 		return;
 	}

@@ -190,23 +190,7 @@ static void write_update_event(struct lav_writer *w, const void *arg)
 	lav_w_map_begin(w);
 	lav_w_key(w, "type");
 	lav_w_str(w, "regime.update");
-	lav_w_key(w, "ts");
-	lav_w_time(w, r->ts);
-	lav_w_key(w, "state");
-	lav_w_str(w, lav_regime_name(r->state));
-	lav_w_key(w, "candidate");
-	lav_w_str(w, lav_regime_name(r->candidate));
-	lav_w_key(w, "score");
-	lav_w_double(w, r->score);
-	lav_w_key(w, "raw");
-	lav_w_double(w, r->raw);
-	lav_w_key(w, "smoothed");
-	lav_w_double(w, r->smoothed);
-	lav_w_key(w, "confidence");
-	lav_w_double(w, r->confidence);
-	lav_api_write_components(w, r->comp_available, r->comp);
-	lav_w_key(w, "flip");
-	lav_w_bool(w, r->flip);
+	lav_api_write_row_fields(w, r);
 	lav_w_key(w, "updated_at");
 	lav_w_time(w, r->computed_at);
 	lav_w_map_end(w);
@@ -310,35 +294,16 @@ void lav_ws_emit_regime(struct lav_ws_hub *h, const struct lav_regime_row *row, 
 	json_decref(msg);
 }
 
-/* dq.alert: the alert's fields after the type. */
-static void write_alert_event(struct lav_writer *w, const void *arg)
-{
-	const json_t *alert = arg;
-	const char *key;
-	json_t *v;
-	lav_w_map_begin(w);
-	lav_w_key(w, "type");
-	lav_w_str(w, "dq.alert");
-	json_object_foreach((json_t *)alert, key, v)
-	{
-		lav_w_key(w, key);
-		int64_t us;
-		if (strcmp(key, "ts") == 0 && json_is_string(v) &&
-		    lav_time_parse(json_string_value(v), json_string_length(v), &us, NULL))
-			lav_w_time(w, us);
-		else
-			lav_w_json(w, v);
-	}
-	lav_w_map_end(w);
-}
-
 static void deliver_alert(struct lav_ws_hub *h, json_t *alert)
 {
 	remember(h->alerts, json_incref(alert), LAV_WS_RECENT_ALERTS);
+	json_t *ev_json = json_pack("{s:s}", "type", "dq.alert"); /* the type first */
+	json_object_update(ev_json, alert);
 	struct ws_event ev;
-	event_init(h, &ev, write_alert_event, alert);
+	event_init(h, &ev, write_wire_event, ev_json);
 	deliver(&ev, &h->dq);
 	ev_release(&ev);
+	json_decref(ev_json);
 }
 
 void lav_ws_emit_dq(struct lav_ws_hub *h, const char *feature_id, const char *entity, int64_t ts,
@@ -711,11 +676,6 @@ void lav_ws_drain(struct lav_ws_hub *h)
 		return;
 	for (struct lav_ws_session *s = h->sessions; s; s = s->next)
 		lav_ws_session_close(s, WSLAY_CODE_GOING_AWAY, "lavd is shutting down");
-}
-
-size_t lav_ws_session_count(const struct lav_ws_hub *h)
-{
-	return h ? h->nsessions : 0;
 }
 
 static void free_subs_map(struct lav_strmap *m)
