@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lav/calendar.h"
 #include "lav/catalog.h"
 
 /* How much history an upstream endpoint serves. */
@@ -56,8 +57,9 @@ struct lav_adapter;
 const struct lav_adapter *lav_adapter_for(const struct lav_feature *f, char *err, size_t errlen);
 const char *lav_adapter_name(const struct lav_adapter *a);
 enum lav_history lav_adapter_history(const struct lav_adapter *a);
-/* True for markets closed at weekends: no slot is expected on Sat/Sun. */
-bool lav_adapter_weekdays(const struct lav_adapter *a);
+/* The upstream's business days: a daily series expects no slot on the
+ * calendar's closed days (weekends, holidays). */
+enum lav_calendar lav_adapter_calendar(const struct lav_adapter *a);
 /* The upstream's granularity for f: the period gap detection expects. */
 int64_t lav_adapter_period_us(const struct lav_adapter *a, const struct lav_feature *f);
 

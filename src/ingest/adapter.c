@@ -83,9 +83,9 @@ enum lav_history lav_adapter_history(const struct lav_adapter *a)
 	return a->history;
 }
 
-bool lav_adapter_weekdays(const struct lav_adapter *a)
+enum lav_calendar lav_adapter_calendar(const struct lav_adapter *a)
 {
-	return a->weekdays;
+	return a->calendar;
 }
 
 int64_t lav_adapter_period_us(const struct lav_adapter *a, const struct lav_feature *f)

@@ -12,8 +12,8 @@ struct lav_adapter {
 	const char *name;
 	const char *source_id;
 	enum lav_history history;
-	bool weekdays;
-	int64_t period_us; /* 0: the feature's frequency */
+	enum lav_calendar calendar; /* the upstream's business days; 0: every day */
+	int64_t period_us;	    /* 0: the feature's frequency */
 	/* 1: this adapter serves f; 0: not this one; -1: this source but a
 	 * series it cannot serve (err says why) */
 	int (*match)(const struct lav_feature *f, char *err, size_t errlen);

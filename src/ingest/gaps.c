@@ -12,17 +12,11 @@ static int64_t first_slot(const struct lav_gap_spec *g, int64_t since)
 	return g->anchor_us + k * g->period_us;
 }
 
-/* Saturday or Sunday (1970-01-01 was a Thursday). */
-static bool weekend(int64_t t)
-{
-	int64_t days = t / LAV_US_PER_DAY - (t % LAV_US_PER_DAY < 0);
-	int64_t dow = ((days + 4) % 7 + 7) % 7; /* 0 = Sunday */
-	return dow == 0 || dow == 6;
-}
-
+/* A weekly slot stands for its whole week, which always has open days, so
+ * only daily and finer slots look at the calendar. */
 static bool expected(const struct lav_gap_spec *g, int64_t s)
 {
-	return !(g->weekdays && g->period_us <= LAV_US_PER_DAY && weekend(s));
+	return g->period_us > LAV_US_PER_DAY || lav_calendar_open(g->calendar, s);
 }
 
 bool lav_gaps_expected(const struct lav_gap_spec *g, int64_t t)

@@ -148,7 +148,7 @@ struct lav_ingest *lav_ingest_new(struct lav_server *srv)
 		schedule_of(f, srv->cfg.poll_interval_ms, &s->poll_us, &s->lookback_us);
 		s->gap.period_us = s->ad ? lav_adapter_period_us(s->ad, f) : lav_mock_period_us(f);
 		s->gap.anchor_us = lav_mock_slot_ceil(f, 0);
-		s->gap.weekdays = s->ad && lav_adapter_weekdays(s->ad);
+		s->gap.calendar = s->ad ? lav_adapter_calendar(s->ad) : LAV_CAL_ALWAYS;
 		/* the first gap repair catches up at start; polls are staggered */
 		s->next_gap = now;
 		s->next_poll = now + (int64_t)(i * 997 % 1000) * (s->poll_us / 4000);

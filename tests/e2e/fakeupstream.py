@@ -111,6 +111,58 @@ def parse_time_arg(s):
         return None
 
 
+# --- Business days -------------------------------------------------------------------------
+# As the real upstreams: FRED's daily series have no observation on US federal holidays and
+# Farside's tables no row on NYSE holidays. The rules of include/lav/calendar.h, written
+# again here so the e2e suites check lavd against an independent statement of them.
+
+
+def _nth_weekday(y, m, wd, n):
+    first = dt.date(y, m, 1)
+    return first + dt.timedelta(days=(wd - first.weekday()) % 7 + 7 * (n - 1))
+
+
+def _last_weekday(y, m, wd):
+    last = dt.date(y + (m == 12), m % 12 + 1, 1) - dt.timedelta(days=1)
+    return last - dt.timedelta(days=(last.weekday() - wd) % 7)
+
+
+def _easter(y):
+    """Easter Sunday (anonymous Gregorian algorithm)."""
+    a, b, c = y % 19, y // 100, y % 100
+    h = (19 * a + b - b // 4 - (b - (b + 8) // 25 + 1) // 3 + 15) % 30
+    w = (32 + 2 * (b % 4) + 2 * (c // 4) - h - c % 4) % 7
+    n = h + w - 7 * ((a + 11 * h + 22 * w) // 451) + 114
+    return dt.date(y, n // 31, n % 31 + 1)
+
+
+def _observed(d, saturday_moves=True):
+    if d.weekday() == 5:
+        return d - dt.timedelta(days=1) if saturday_moves else None
+    return d + dt.timedelta(days=1) if d.weekday() == 6 else d
+
+
+def _holidays(y, nyse):
+    mon, thu = 0, 3
+    fixed = [(1, 1), (7, 4), (12, 25)] + ([] if nyse else [(11, 11)])
+    if y >= (2022 if nyse else 2021):
+        fixed.append((6, 19))
+    out = {_observed(dt.date(y, m, d), not (nyse and (m, d) == (1, 1))) for m, d in fixed}
+    out |= {_nth_weekday(y, 1, mon, 3), _nth_weekday(y, 2, mon, 3), _last_weekday(y, 5, mon),
+            _nth_weekday(y, 9, mon, 1), _nth_weekday(y, 11, thu, 4)}
+    out |= {_easter(y) - dt.timedelta(days=2)} if nyse else {_nth_weekday(y, 10, mon, 2)}
+    out.discard(None)
+    return out
+
+
+def us_federal_open(d):
+    return d.weekday() < 5 and d not in _holidays(d.year, False) | _holidays(d.year + 1, False)
+
+
+def nyse_open(d):
+    return d.weekday() < 5 and d not in _holidays(d.year, True)
+
+
 # --- FRED ---------------------------------------------------------------------------------
 
 # Upstream unit of each series (the factor to USD). WALCL is in millions; WTREGEN and
@@ -122,7 +174,8 @@ FRED_WEEKLY = {"WALCL": True, "WTREGEN": True, "RRPONTSYD": False}
 
 
 def fred_dates(series, start, end):
-    """The observation dates of a series in [start, end] (weekly: Wednesdays; daily: weekdays)."""
+    """The observation dates of a series in [start, end] (weekly: Wednesdays; daily: US
+    federal business days)."""
     d = max(start, FRED_FIRST[series])
     out = []
     while d <= end:
@@ -131,7 +184,7 @@ def fred_dates(series, start, end):
                 out.append(d)
                 d += dt.timedelta(days=7)
                 continue
-        elif d.weekday() < 5:
+        elif us_federal_open(d):
             out.append(d)
         d += dt.timedelta(days=1)
     return out
@@ -401,11 +454,11 @@ def farside_row(kind, d, missing=True):
 
 
 def farside_days(kind, until):
-    """The table's weekdays from the first listing day to `until` (exclusive)."""
+    """The table's NYSE trading days from the first listing day to `until` (exclusive)."""
     d = FARSIDE[kind]["first"]
     out = []
     while d < until:
-        if d.weekday() < 5:
+        if nyse_open(d):
             out.append(d)
         d += dt.timedelta(days=1)
     return out

@@ -153,7 +153,7 @@ def expected_value(fid, ts_us, fake=None):
     if kind == "fred":
         return fu.fred_usd(p["series"], d, fred_missing) if midnight else None
     if kind == "farside":
-        return fu.farside_usd(p["kind"], d, farside_missing) if midnight and d.weekday() < 5 else None
+        return fu.farside_usd(p["kind"], d, farside_missing) if midnight and fu.nyse_open(d) else None
     if kind == "stables":
         return fu.stable_usd(d) if midnight else None
     if kind == "yoy":
@@ -211,7 +211,7 @@ def expected_slots(fid, since_us, until_us, now_us=None, fake=None):
             if kind == "fred":
                 ok = d in fu.fred_dates(p["series"], d, d) and not (fred_missing and fu.fred_is_missing(p["series"], d))
             elif kind == "farside":
-                ok = d.weekday() < 5 and d >= fu.FARSIDE[p["kind"]]["first"] and not (
+                ok = fu.nyse_open(d) and d >= fu.FARSIDE[p["kind"]]["first"] and not (
                     farside_missing and fu.farside_is_missing(p["kind"], d))
             elif kind == "yoy":
                 ok = d - dt.timedelta(days=365) >= fu.STABLE_FIRST

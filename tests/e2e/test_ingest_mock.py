@@ -14,12 +14,14 @@ import ingesthelpers as ih
 import lavhelpers as lh
 
 SEED = 4242
-WEEKDAY_ONLY_SOURCES = {"farside", "tradingview"}
+# The business days of the sources whose daily series close (the adapters' calendars):
+# FRED on US federal business days, Farside on NYSE trading days, TradingView on weekdays.
+OPEN_DAY = {"fred": fu.us_federal_open, "farside": fu.nyse_open, "tradingview": lambda d: d.weekday() < 5}
 
 
-def weekday_only(fid):
+def has_closed_days(fid):
     f = ih.FEATURES[fid]
-    return f["frequency"] == "1d" and (f["source"]["id"] in WEEKDAY_ONLY_SOURCES or f["source"]["id"] == "fred")
+    return f["frequency"] == "1d" and f["source"]["id"] in OPEN_DAY
 
 
 def mock_slots(fid, since, until):
@@ -33,14 +35,15 @@ def mock_slots(fid, since, until):
         t = -(-since // step) * step
     out = []
     while t < until:
-        if not (weekday_only(fid) and ih.day_of(t).weekday() >= 5):
+        if not has_closed_days(fid) or OPEN_DAY[ih.FEATURES[fid]["source"]["id"]](ih.day_of(t)):
             out.append(t)
         t += step
     return out
 
 
 def mock_range():
-    """Wednesday 00:00 UTC two weeks ago + 4 days: one Wednesday, weekdays and a Saturday."""
+    """Wednesday 00:00 UTC two weeks ago + 4 days: one Wednesday, weekdays and a Saturday
+    (and a holiday in some weeks)."""
     today = dt.datetime.now(dt.timezone.utc).date()
     wednesday = today - dt.timedelta(days=(today.weekday() - 2) % 7 + 14)
     since = ih.day_us(wednesday)
@@ -203,7 +206,7 @@ def test_live_mock_polling(lavd_factory, db_factory, fake):
         step, delay = ih.slot_period_us(fid), ih.delay_us(fid)
         # the newest available slot
         newest = max(r[0] for r in rows[fid])
-        slack = step * (4 if weekday_only(fid) else 1) + (3 * lh.US_DAY if weekday_only(fid) else 0)
+        slack = step * (4 if has_closed_days(fid) else 1) + (3 * lh.US_DAY if has_closed_days(fid) else 0)
         assert newest >= t0 - delay - slack - 2 * lh.US_MIN, "%s: newest ts %s is not recent (t0 %s)" % (
             fid, lh.fmt_ts(newest), lh.fmt_ts(t0))
         for ts, av, value, conf, meta, ev in rows[fid]:

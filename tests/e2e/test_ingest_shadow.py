@@ -242,7 +242,7 @@ def test_farside_missing_and_summary_rows_are_skipped(shadow, ingested):
         assert rows, fid
         for ts, *_ in rows:
             d = ih.day_of(ts)
-            assert ts % lh.US_DAY == 0 and d.weekday() < 5, "%s: stored ts %s (a summary row?)" % (fid, lh.fmt_ts(ts))
+            assert ts % lh.US_DAY == 0 and fu.nyse_open(d), "%s: stored ts %s (a summary row?)" % (fid, lh.fmt_ts(ts))
             assert not fu.farside_is_missing(kind, d), "%s: stored a '-' day %s" % (fid, d)
         # a negative "(x.y)" total is stored negative
         negs = [r for r in rows if r[2] < 0]
@@ -525,7 +525,7 @@ def test_gap_repair_fetches_late_data(lavd_factory):
     try:
         today = ih.day_of(lh.now_us())
         late = [d for d in (today - dt.timedelta(days=n) for n in range(10, 17))
-                if d.weekday() < 5 and not fu.fred_is_missing("RRPONTSYD", d)][:3]
+                if fu.us_federal_open(d) and not fu.fred_is_missing("RRPONTSYD", d)][:3]
         assert late, "test bug: no late dates"
         fake.fred_hidden = {("RRPONTSYD", d) for d in late}
         d = lavd_factory("lavd-gaprepair", overrides=ih.shadow_overrides(fake, LAV_GAP_CHECK_INTERVAL_MS=2000))

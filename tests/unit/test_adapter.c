@@ -405,23 +405,35 @@ Test(adapter, history_kinds)
 	}
 }
 
-Test(adapter, weekday_markets)
+Test(adapter, business_day_calendars)
 {
-	/* markets closed at weekends (docs/ingestion.md: farside, tradingview,
-	 * FRED daily series) expect no slot on Sat/Sun */
-	const char *closed[] = {"macro/us/rrp_total_usd",      "crypto/etf/btc_net_flow_usd",
-				"crypto/etf/eth_net_flow_usd", "macro/us/dxy_index",
-				"macro/us/spx_index",	       "macro/us/vix_index"};
-	const char *open[] = {"crypto/stables/mcap_total_usd", "onchain/btc/hashrate_ehs",
-			      "onchain/btc/supply_btc",	       "onchain/eth/tvl_usd",
-			      "crypto/btc/price_usd",	       "onchain/eth/gas_price_gwei",
-			      "cex/agg/spot_depth_2pct_usd"};
-	for (size_t i = 0; i < sizeof(closed) / sizeof(closed[0]); i++)
-		cr_expect(lav_adapter_weekdays(adapter_of(feat(closed[i]))), "%s: weekdays only",
-			  closed[i]);
-	for (size_t i = 0; i < sizeof(open) / sizeof(open[0]); i++)
-		cr_expect_not(lav_adapter_weekdays(adapter_of(feat(open[i]))), "%s: every day",
-			      open[i]);
+	/* markets closed at weekends and on their holidays (docs/ingestion.md:
+	 * farside on NYSE days, tradingview on weekdays, FRED daily series on US
+	 * federal business days) expect no slot on their closed days */
+	struct {
+		const char *id;
+		enum lav_calendar cal;
+	} c[] = {
+	    {"macro/us/rrp_total_usd", LAV_CAL_US_FEDERAL},
+	    {"macro/us/walcl_total_usd", LAV_CAL_US_FEDERAL},
+	    {"crypto/etf/btc_net_flow_usd", LAV_CAL_NYSE},
+	    {"crypto/etf/eth_net_flow_usd", LAV_CAL_NYSE},
+	    {"macro/us/dxy_index", LAV_CAL_WEEKDAYS},
+	    {"macro/us/spx_index", LAV_CAL_WEEKDAYS},
+	    {"macro/us/vix_index", LAV_CAL_WEEKDAYS},
+	    {"crypto/stables/mcap_total_usd", LAV_CAL_ALWAYS},
+	    {"onchain/btc/hashrate_ehs", LAV_CAL_ALWAYS},
+	    {"onchain/btc/supply_btc", LAV_CAL_ALWAYS},
+	    {"onchain/eth/tvl_usd", LAV_CAL_ALWAYS},
+	    {"crypto/btc/price_usd", LAV_CAL_ALWAYS},
+	    {"onchain/eth/gas_price_gwei", LAV_CAL_ALWAYS},
+	    {"cex/agg/spot_depth_2pct_usd", LAV_CAL_ALWAYS},
+	};
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		enum lav_calendar got = lav_adapter_calendar(adapter_of(feat(c[i].id)));
+		cr_expect_eq(got, c[i].cal, "%s: calendar %s, expected %s", c[i].id,
+			     lav_calendar_name(got), lav_calendar_name(c[i].cal));
+	}
 }
 
 Test(adapter, upstream_period)

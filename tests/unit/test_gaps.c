@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "lav/calendar.h"
 #include "lav/gaps.h"
 #include "lav/timefmt.h"
 
@@ -26,9 +27,12 @@ static int weekday(int64_t us)
 	return (int)(((days + 4) % 7 + 7) % 7);
 }
 
-static const struct lav_gap_spec DAILY = {.period_us = DAY, .anchor_us = 0, .weekdays = false};
-static const struct lav_gap_spec WEEKDAYS = {.period_us = DAY, .anchor_us = 0, .weekdays = true};
-static const struct lav_gap_spec HOURLY = {.period_us = HOUR_US, .anchor_us = 0, .weekdays = false};
+static const struct lav_gap_spec DAILY = {
+    .period_us = DAY, .anchor_us = 0, .calendar = LAV_CAL_ALWAYS};
+static const struct lav_gap_spec WEEKDAYS = {
+    .period_us = DAY, .anchor_us = 0, .calendar = LAV_CAL_WEEKDAYS};
+static const struct lav_gap_spec HOURLY = {
+    .period_us = HOUR_US, .anchor_us = 0, .calendar = LAV_CAL_ALWAYS};
 
 /* 2024-03-04 is a Monday, 2024-01-03 a Wednesday */
 #define MON (day_us(2024, 3, 4))
@@ -183,7 +187,7 @@ Test(gaps, weekly_on_wednesdays)
 {
 	struct lav_range out[MAXR];
 	struct lav_gap_spec wk = {
-	    .period_us = WEEK, .anchor_us = day_us(2024, 1, 3), .weekdays = false};
+	    .period_us = WEEK, .anchor_us = day_us(2024, 1, 3), .calendar = LAV_CAL_ALWAYS};
 	int64_t since = day_us(2024, 1, 3), until = day_us(2024, 3, 6); /* 9 Wednesdays */
 	cr_assert_eq(lav_gaps_slots(&wk, since, until), 9);
 	int64_t ts[9];
@@ -199,7 +203,7 @@ Test(gaps, weekly_on_wednesdays)
 
 	/* an anchor far in the past works the same */
 	struct lav_gap_spec old = {
-	    .period_us = WEEK, .anchor_us = day_us(2002, 12, 18), .weekdays = false};
+	    .period_us = WEEK, .anchor_us = day_us(2002, 12, 18), .calendar = LAV_CAL_ALWAYS};
 	k = find(&old, ts, n, since, until, out, 8);
 	cr_assert_eq(k, 1);
 	expect_range(&out[0], day_us(2024, 1, 24), day_us(2024, 2, 7));
@@ -267,6 +271,83 @@ Test(gaps, weekdays_missing_across_a_weekend)
 		cr_assert_not(touched(out, k, ts[i], ts[i] + DAY), "stored day %zu refetched", i);
 }
 
+/* ---- business-day calendars ---- */
+
+static const struct lav_gap_spec FEDERAL = {
+    .period_us = DAY, .anchor_us = 0, .calendar = LAV_CAL_US_FEDERAL};
+static const struct lav_gap_spec NYSE = {
+    .period_us = DAY, .anchor_us = 0, .calendar = LAV_CAL_NYSE};
+
+Test(gaps, us_federal_skips_thanksgiving)
+{
+	struct lav_range out[MAXR];
+	int64_t mon = day_us(2025, 11, 24), thu = day_us(2025, 11, 27);
+	cr_assert_eq(weekday(mon), 1);
+	cr_assert_not(lav_gaps_expected(&FEDERAL, thu));
+	cr_assert(lav_gaps_expected(&WEEKDAYS, thu));
+	cr_assert(lav_gaps_expected(&FEDERAL, thu + DAY), "the Friday after is open");
+	/* Mon–Wed and Fri stored: complete for the Fed, a gap for weekdays */
+	int64_t ts[] = {mon, mon + DAY, mon + 2 * DAY, mon + 4 * DAY};
+	cr_assert_eq(find(&FEDERAL, ts, 4, mon, mon + 7 * DAY, out, 8), 0);
+	size_t k = find(&WEEKDAYS, ts, 4, mon, mon + 7 * DAY, out, 8);
+	cr_assert_eq(k, 1);
+	expect_range(&out[0], thu, thu + DAY);
+	/* Wed and Fri missing: both refetched (one range across the holiday, as
+	 * across a weekend, or two), the stored days not */
+	int64_t mt[] = {mon, mon + DAY};
+	k = find(&FEDERAL, mt, 2, mon, mon + 7 * DAY, out, 8);
+	cr_assert(k == 1 || k == 2, "%zu ranges", k);
+	cr_assert(covered(out, k, mon + 2 * DAY, mon + 3 * DAY), "Wednesday not refetched");
+	cr_assert(covered(out, k, mon + 4 * DAY, mon + 5 * DAY), "Friday not refetched");
+	cr_assert_not(touched(out, k, mon, mon + 2 * DAY), "Monday or Tuesday refetched");
+	cr_assert_not(touched(out, k, mon + 5 * DAY, mon + 7 * DAY), "the weekend refetched");
+	/* a range that is only the holiday has no slot */
+	cr_assert_eq(find(&FEDERAL, NULL, 0, thu, thu + DAY, out, 8), 0);
+	cr_assert_eq(lav_gaps_slots(&FEDERAL, thu, thu + DAY), 0);
+	cr_assert_eq(lav_gaps_slots(&FEDERAL, mon, mon + 7 * DAY), 4);
+	cr_assert_eq(lav_gaps_slots(&WEEKDAYS, mon, mon + 7 * DAY), 5);
+	/* 2025: 261 weekdays, 11 federal holidays all on weekdays, 10 NYSE ones */
+	cr_assert_eq(lav_gaps_slots(&FEDERAL, day_us(2025, 1, 1), day_us(2026, 1, 1)), 250);
+	cr_assert_eq(lav_gaps_slots(&NYSE, day_us(2025, 1, 1), day_us(2026, 1, 1)), 251);
+}
+
+Test(gaps, nyse_skips_good_friday_and_the_fed_does_not)
+{
+	struct lav_range out[MAXR];
+	int64_t gf = day_us(2024, 3, 29), mon = day_us(2024, 3, 25);
+	cr_assert_eq(weekday(gf), 5);
+	int64_t ts[] = {mon, mon + DAY, mon + 2 * DAY, mon + 3 * DAY, mon + 7 * DAY};
+	cr_assert_eq(find(&NYSE, ts, 5, mon, mon + 8 * DAY, out, 8), 0);
+	size_t k = find(&FEDERAL, ts, 5, mon, mon + 8 * DAY, out, 8);
+	cr_assert_eq(k, 1);
+	expect_range(&out[0], gf, gf + DAY);
+}
+
+Test(gaps, weekly_series_ignore_the_calendar)
+{
+	/* the H.4.1 of Christmas 2024 (a Wednesday) is still a slot: only daily
+	 * and finer series are thinned */
+	struct lav_gap_spec wk = {
+	    .period_us = WEEK, .anchor_us = day_us(2024, 1, 3), .calendar = LAV_CAL_US_FEDERAL};
+	int64_t xmas = day_us(2024, 12, 25);
+	cr_assert(lav_gaps_expected(&wk, xmas));
+	cr_assert_eq(lav_gaps_slots(&wk, day_us(2024, 12, 2), day_us(2024, 12, 30)), 4);
+	struct lav_range out[MAXR];
+	size_t k = find(&wk, NULL, 0, xmas, xmas + WEEK, out, 8);
+	cr_assert_eq(k, 1);
+	expect_range(&out[0], xmas, xmas + WEEK);
+}
+
+Test(gaps, hourly_slots_follow_the_day_they_fall_in)
+{
+	struct lav_gap_spec h = {
+	    .period_us = HOUR_US, .anchor_us = 0, .calendar = LAV_CAL_US_FEDERAL};
+	int64_t thu = day_us(2025, 11, 27);
+	cr_assert_eq(lav_gaps_slots(&h, thu - 2 * HOUR_US, thu + DAY + 3 * HOUR_US), 5);
+	cr_assert_not(lav_gaps_expected(&h, thu + 23 * HOUR_US));
+	cr_assert(lav_gaps_expected(&h, thu - HOUR_US));
+}
+
 /* ---- slots ---- */
 
 Test(gaps, slot_counts)
@@ -284,7 +365,7 @@ Test(gaps, slot_counts)
 	cr_assert_eq(lav_gaps_slots(&WEEKDAYS, MON + 4 * DAY, MON + 8 * DAY), 2);
 	/* 5-minute slots over a day; a year of days */
 	struct lav_gap_spec m5 = {
-	    .period_us = 5 * 60 * LAV_US_PER_S, .anchor_us = 0, .weekdays = false};
+	    .period_us = 5 * 60 * LAV_US_PER_S, .anchor_us = 0, .calendar = LAV_CAL_ALWAYS};
 	cr_assert_eq(lav_gaps_slots(&m5, d, d + DAY), 288);
 	cr_assert_eq(lav_gaps_slots(&DAILY, day_us(2024, 1, 1), day_us(2025, 1, 1)), 366);
 	cr_assert_eq(lav_gaps_slots(&WEEKDAYS, day_us(2024, 1, 1), day_us(2025, 1, 1)), 262);
@@ -373,5 +454,43 @@ Test(gaps, random_weekday_patterns_cover_exactly_the_missing_weekdays)
 		for (size_t i = 0; i < k; i++)
 			cr_assert(out[i].since >= since && out[i].until <= since + ND * DAY);
 		cr_assert_eq(lav_gaps_slots(&WEEKDAYS, since, since + ND * DAY), slots);
+	}
+}
+
+Test(gaps, random_federal_patterns_cover_exactly_the_missing_open_days)
+{
+	/* a year with every kind of holiday, including 2021's observed dates */
+	enum { ND = 400 };
+	struct lav_range out[MAXR * 4];
+	uint64_t seed = 4242;
+	int64_t since = day_us(2020, 12, 1);
+	for (int round = 0; round < 30; round++) {
+		bool have[ND];
+		int64_t ts[ND];
+		size_t n = 0;
+		for (int i = 0; i < ND; i++) {
+			have[i] = (int)(lcg(&seed) % 10) < 8;
+			if (have[i])
+				ts[n++] = since + i * DAY + 20 * HOUR_US;
+		}
+		size_t k = lav_gaps_find(&FEDERAL, ts, n, since, since + ND * DAY, out, MAXR * 4);
+		int64_t slots = 0;
+		for (int i = 0; i < ND; i++) {
+			int64_t s = since + i * DAY;
+			if (!lav_calendar_open(LAV_CAL_US_FEDERAL, s)) {
+				cr_assert_not(lav_gaps_expected(&FEDERAL, s));
+				continue;
+			}
+			slots++;
+			if (have[i])
+				cr_assert_not(touched(out, k, s, s + DAY),
+					      "round %d: stored day %d refetched", round, i);
+			else
+				cr_assert(covered(out, k, s, s + DAY),
+					  "round %d: missing day %d not refetched", round, i);
+		}
+		cr_assert_eq(lav_gaps_slots(&FEDERAL, since, since + ND * DAY), slots);
+		cr_assert_eq(slots * DAY,
+			     lav_calendar_open_us(LAV_CAL_US_FEDERAL, since, since + ND * DAY));
 	}
 }

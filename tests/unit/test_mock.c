@@ -393,19 +393,22 @@ Test(mock_slots, aligned_ceilings_for_every_feature)
 	}
 }
 
-/* Mock slots follow the frequency; markets closed at weekends get no point
- * on Sat/Sun because the series' gap spec (period and weekdays from the
- * adapter, anchor from the mock slots, as lavd builds it) expects none. */
-Test(mock_slots, weekday_markets_expect_weekday_slots_only)
+/* Mock slots follow the frequency; markets closed at weekends and holidays
+ * get no point on their closed days because the series' gap spec (period and
+ * calendar from the adapter, anchor from the mock slots, as lavd builds it)
+ * expects none. */
+Test(mock_slots, business_day_markets_expect_open_day_slots_only)
 {
-	int64_t mon = day_us(2024, 3, 4); /* a Monday; 4 weeks */
+	/* a Monday; 4 weeks, with Good Friday (2024-03-29, NYSE closed, a US
+	 * federal business day) in them */
+	int64_t mon = day_us(2024, 3, 4);
 	struct {
 		const char *id;
 		int64_t slots;
 	} c[] = {
 	    {"macro/us/rrp_total_usd", 20},
-	    {"crypto/etf/btc_net_flow_usd", 20},
-	    {"crypto/etf/eth_net_flow_usd", 20},
+	    {"crypto/etf/btc_net_flow_usd", 19},
+	    {"crypto/etf/eth_net_flow_usd", 19},
 	    {"macro/us/dxy_index", 20},
 	    {"macro/us/spx_index", 20},
 	    {"macro/us/vix_index", 20},
@@ -422,10 +425,39 @@ Test(mock_slots, weekday_markets_expect_weekday_slots_only)
 		cr_assert_not_null(a, "%s: %s", f->id, err);
 		struct lav_gap_spec g = {.period_us = lav_adapter_period_us(a, f),
 					 .anchor_us = lav_mock_slot_ceil(f, 0),
-					 .weekdays = lav_adapter_weekdays(a)};
+					 .calendar = lav_adapter_calendar(a)};
 		int64_t n = lav_gaps_slots(&g, mon, mon + 28 * LAV_US_PER_DAY);
 		cr_expect_eq(n, c[i].slots, "%s: %lld slots in 4 weeks, expected %lld", f->id,
 			     (long long)n, (long long)c[i].slots);
+	}
+}
+
+/* Thanksgiving week 2025 (Thursday 2025-11-27): closed for FRED and the ETF
+ * flows, a normal weekday for TradingView's indices and 24/7 series. */
+Test(mock_slots, thanksgiving_has_no_slot_where_the_market_is_shut)
+{
+	int64_t mon = day_us(2025, 11, 24), thu = day_us(2025, 11, 27);
+	struct {
+		const char *id;
+		int64_t slots;
+		bool thursday;
+	} c[] = {
+	    {"macro/us/rrp_total_usd", 4, false},   {"crypto/etf/btc_net_flow_usd", 4, false},
+	    {"macro/us/spx_index", 5, true},	    {"onchain/btc/hashrate_ehs", 7, true},
+	    {"macro/us/walcl_total_usd", 1, false},
+	};
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		const struct lav_feature *f = feat(c[i].id);
+		char err[256] = "";
+		const struct lav_adapter *a = lav_adapter_for(f, err, sizeof(err));
+		cr_assert_not_null(a, "%s: %s", f->id, err);
+		struct lav_gap_spec g = {.period_us = lav_adapter_period_us(a, f),
+					 .anchor_us = lav_mock_slot_ceil(f, 0),
+					 .calendar = lav_adapter_calendar(a)};
+		int64_t n = lav_gaps_slots(&g, mon, mon + 7 * LAV_US_PER_DAY);
+		cr_expect_eq(n, c[i].slots, "%s: %lld slots that week, expected %lld", f->id,
+			     (long long)n, (long long)c[i].slots);
+		cr_expect_eq(lav_gaps_expected(&g, thu), c[i].thursday, "%s: Thanksgiving", f->id);
 	}
 }
 

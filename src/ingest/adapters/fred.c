@@ -97,8 +97,9 @@ const struct lav_adapter lav_adapter_fred = {
 	.name = "fred/series/observations",
 	.source_id = "fred",
 	.history = LAV_HISTORY_RANGE,
-	/* daily series are business days; weekly ones fall on Wednesdays anyway */
-	.weekdays = true,
+	/* daily series follow the Fed's business days; weekly ones (Wednesdays)
+	 * are not thinned by a calendar */
+	.calendar = LAV_CAL_US_FEDERAL,
 	.match = match,
 	.request = request,
 	.parse = parse,

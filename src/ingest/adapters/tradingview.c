@@ -87,7 +87,8 @@ const struct lav_adapter lav_adapter_tradingview = {
 	.name = "tradingview/scan",
 	.source_id = "tradingview",
 	.history = LAV_HISTORY_NONE,
-	.weekdays = true,
+	/* DXY trades on US holidays that close SPX and VIX: weekdays fits all three */
+	.calendar = LAV_CAL_WEEKDAYS,
 	.period_us = LAV_US_PER_DAY,
 	.match = match,
 	.request = request,
