@@ -32,7 +32,6 @@
 #include "lav/tz.h"
 #include "lav/ws.h"
 
-#define LAV_VERSION	 "0.1.0"
 #define PG_START_WAIT_US (30 * LAV_US_PER_S)
 
 static const char *env_get(const char *name, void *arg)
@@ -211,9 +210,12 @@ static int serve(struct lav_server *srv)
 	srv->pg_ok = true;
 	srv->schema_version = lav_schema_expected();
 	lav_health_start(srv);
-	if (srv->cfg.redis_url)
+	lav_metrics_start(srv);
+	if (srv->cfg.redis_url) {
 		srv->redis = lav_redis_new(srv->base, srv->cfg.redis_host, srv->cfg.redis_port,
 					   srv->cfg.redis_db, &srv->log);
+		lav_redis_observe(srv->redis, &srv->metrics.redis_command);
+	}
 	lav_store_start(srv->store);
 	srv->ingest = lav_ingest_new(srv);
 	lav_ingest_start(srv->ingest);
@@ -244,6 +246,7 @@ static int serve(struct lav_server *srv)
 	lav_semaforo_free(srv->semaforo);
 	srv->semaforo = NULL;
 	lav_health_stop(srv);
+	lav_metrics_stop(srv);
 	lav_redis_free(srv->redis);
 	srv->redis = NULL;
 	event_free(srv->sig_int);
@@ -410,7 +413,9 @@ int main(int argc, char **argv)
 	srv.started_us = lav_now_us();
 	int rc = 0;
 	char err[256];
-	if (!load_config(&srv)) {
+	bool configured = load_config(&srv);
+	lav_metrics_init(&srv.metrics, &srv.catalog);
+	if (!configured) {
 		rc = 2;
 	} else if (strcmp(cmd, "check-config") == 0) {
 		lav_info(&srv.log, "configuration is valid: %zu features, %zu sources",
@@ -448,6 +453,7 @@ int main(int argc, char **argv)
 	}
 	lav_strmap_free(&srv.zones);
 	lav_tokens_free(&srv.tokens);
+	lav_metrics_free(&srv.metrics);
 	lav_liq_config_free(&srv.liq);
 	lav_catalog_free(&srv.catalog);
 	lav_config_free(&srv.cfg);

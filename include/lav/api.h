@@ -56,6 +56,8 @@ void lav_api_hints(struct lav_server *srv, struct lav_request *req);
 void lav_api_history(struct lav_server *srv, struct lav_request *req);
 void lav_api_ws(struct lav_server *srv, struct lav_request *req);
 void lav_api_status_page(struct lav_server *srv, struct lav_request *req);
+/* GET /metrics (src/api/metrics.c, docs/observability.md). */
+void lav_api_metrics(struct lav_server *srv, struct lav_request *req);
 void lav_api_replay(struct lav_server *srv, struct lav_request *req);
 
 /* 503 with Retry-After when PostgreSQL-backed work cannot run; false then. */

@@ -9,7 +9,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lav/breaker.h"
+#include "lav/catalog.h"
 #include "lav/codec.h"
+#include "lav/gaps.h"
 
 struct lav_server;
 struct lav_ingest;
@@ -35,5 +38,19 @@ void lav_ingest_backfill(struct lav_ingest *in, int64_t since, int64_t until,
 
 /* readyz: {"mode", "ok", "sources": {id: {state, ...}}}. */
 void lav_ingest_write_status(struct lav_ingest *in, struct lav_writer *w);
+
+/* For /metrics (stats.c): sources in datasources.json order. */
+struct lav_source_stats {
+	const char *id;
+	uint64_t requests, failures;
+	enum lav_breaker_state breaker;
+};
+size_t lav_ingest_source_count(const struct lav_ingest *in);
+void lav_ingest_source_stats(const struct lav_ingest *in, size_t i, int64_t now_us,
+			     struct lav_source_stats *out);
+/* The period, anchor and calendar coverage of f is judged by: its ingested
+ * series' gap spec, else the catalog frequency on every day. */
+void lav_ingest_gap_spec(const struct lav_ingest *in, const struct lav_feature *f,
+			 struct lav_gap_spec *out);
 
 #endif

@@ -24,6 +24,9 @@ struct lav_pg *lav_pg_new(struct event_base *base, const char *dsn, const char *
 			  int statement_timeout_ms, const char *init_sql, const struct lav_log *log);
 void lav_pg_free(struct lav_pg *pg);
 bool lav_pg_connected(const struct lav_pg *pg);
+/* Every round trip (sent to result) is observed in latency (borrowed). */
+struct lav_hist;
+void lav_pg_observe(struct lav_pg *pg, struct lav_hist *latency);
 /* Queues a parameterised query (text parameters). Returns false when the
  * queue is full; cb is not called then. */
 bool lav_pg_query(struct lav_pg *pg, const char *sql, int nparams, const char *const *params,

@@ -20,6 +20,12 @@ struct lav_redis;
 struct lav_redis *lav_redis_new(struct event_base *base, const char *host, int port, int db,
 				const struct lav_log *log);
 void lav_redis_free(struct lav_redis *r);
+/* Command round trips are observed in latency (borrowed). */
+struct lav_hist;
+void lav_redis_observe(struct lav_redis *r, struct lav_hist *latency);
+/* used_memory of the server (INFO memory, read with each health PING);
+ * -1 when unknown or not connected. */
+int64_t lav_redis_used_memory(const struct lav_redis *r);
 enum lav_redis_state lav_redis_state(const struct lav_redis *r);
 const char *lav_redis_state_name(enum lav_redis_state s);
 

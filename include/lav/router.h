@@ -20,6 +20,9 @@ struct lav_route {
 	unsigned scope;	  /* enum lav_scope needed, 0 = public */
 	lav_handler fn;
 	bool token_in_query; /* ?token= accepted too (WebSocket from browsers) */
+	/* answers in a type of its own (HTML, Prometheus text): Accept is not
+	 * negotiated to JSON or MessagePack */
+	bool own_content_type;
 };
 
 /* Negotiates the response format, finds the route (404/405 with Allow),

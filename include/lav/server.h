@@ -13,7 +13,10 @@
 #include "lav/feeds.h"
 #include "lav/http.h"
 #include "lav/log.h"
+#include "lav/metrics.h"
 #include "lav/strmap.h"
+
+#define LAV_VERSION "0.1.0"
 
 struct lav_pg;
 struct lav_redis;
@@ -64,9 +67,10 @@ struct lav_server {
 	int64_t date_sec;
 	char date[40]; /* cached IMF-fixdate for the Date header */
 
-	/* counters */
+	/* counters (GET /metrics) */
 	uint64_t requests_total;
 	uint64_t connections_total;
+	struct lav_metrics metrics;
 };
 
 /* Fills r->cid from x-correlation-id when it is safe to echo, else a new one. */

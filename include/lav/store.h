@@ -49,6 +49,10 @@ bool lav_store_query(struct lav_store *st, const char *sql, int nparams,
 void lav_copy_row(struct lav_buf *out, size_t idx, const char *feature_id, const char *entity,
 		  const struct lav_point *p);
 
+/* Pool connections by state, for /metrics: connected and idle, connected
+ * with queries queued, not connected. */
+void lav_store_pool_state(const struct lav_store *st, int *ready, int *busy, int *down);
+
 /* Instance name used as application_name (NOTIFY payloads name the writer). */
 const char *lav_store_app_name(const struct lav_store *st);
 

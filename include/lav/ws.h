@@ -92,6 +92,8 @@ struct lav_ws_hub;
 struct lav_regime_row;
 
 struct lav_ws_hub *lav_ws_hub_new(struct lav_server *srv);
+/* Open sessions and their channel subscriptions, for /metrics. */
+void lav_ws_hub_counts(const struct lav_ws_hub *h, size_t *sessions, size_t *subscriptions);
 /* Subscribes to the other instances' events (Redis) and starts the pings. */
 void lav_ws_hub_start(struct lav_ws_hub *h);
 void lav_ws_hub_free(struct lav_ws_hub *h);

@@ -19,7 +19,7 @@ LAV_DEBIAN_PACKAGES=(
 	postgresql postgresql-contrib redis-server
 	python3 python3-pytest python3-requests python3-websockets python3-msgpack
 	python3-psycopg2 python3-yaml
-	chromium
+	chromium prometheus
 	ca-certificates openssl procps iproute2 curl
 )
 

@@ -226,7 +226,9 @@ static void alert_rejected(struct lav_server *srv, const json_t *pt, const char 
 			   const char *msg)
 {
 	const char *id = json_string_value(json_object_get(pt, "featureId"));
-	if (!id || !lav_catalog_find(&srv->catalog, id))
+	const struct lav_feature *f = id ? lav_catalog_find(&srv->catalog, id) : NULL;
+	lav_metrics_rejected(&srv->metrics, &srv->catalog, f, code);
+	if (!f)
 		return;
 	const char *entity = json_string_value(json_object_get(pt, "entity"));
 	const char *ts = json_string_value(json_object_get(pt, "ts"));

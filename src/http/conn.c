@@ -218,6 +218,7 @@ bool lav_http_upgrade(struct lav_request *r, const char *head, enum lav_format f
 	lav_buf_reset(&r->out);
 	lav_buf_puts(&r->out, head);
 	r->status = 101;
+	lav_metrics_request(c->srv, r, 101);
 	c->upgrade = true;
 	c->upgrade_fmt = fmt;
 	char target[256];
@@ -371,6 +372,7 @@ void lav_respond(struct lav_request *r, int status, const char *content_type, co
 	if (r->method != HTTP_HEAD)
 		lav_buf_append(o, body, len);
 	r->done = true;
+	lav_metrics_request(srv, r, status);
 	/* 5xx are ours to look at, 4xx are the client's, 2xx only when debugging */
 	enum lav_log_level lvl = status >= 500	 ? LAV_LOG_ERROR
 				 : status >= 400 ? LAV_LOG_INFO

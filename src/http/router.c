@@ -86,25 +86,34 @@ static bool authenticate(struct lav_server *srv, const struct lav_route *route,
 void lav_route_request(struct lav_server *srv, const struct lav_route *routes, size_t n,
 		       struct lav_request *req)
 {
-	req->out_fmt = LAV_FMT_JSON;
-	if (!lav_format_from_accept(lav_request_header(req, "accept"), &req->out_fmt)) {
-		req->out_fmt = LAV_FMT_JSON;
-		lav_respond_error(req, 406, "not_acceptable",
-				  "Accept must allow application/json or application/msgpack");
-		return;
-	}
 	const struct lav_route *match = NULL;
 	unsigned allowed = 0;
 	unsigned m = LAV_M(req->method);
+	bool own_type = false;
 	for (size_t i = 0; i < n; i++) {
 		if (strcmp(routes[i].path, req->path) != 0)
 			continue;
+		/* every answer on a known path (405 and 406 too) counts under it */
+		req->route = routes[i].path;
+		own_type |= routes[i].own_content_type;
 		unsigned methods = routes[i].methods;
 		if (methods & LAV_M(HTTP_GET))
 			methods |= LAV_M(HTTP_HEAD);
 		allowed |= routes[i].methods;
 		if (methods & m)
 			match = &routes[i];
+	}
+	req->out_fmt = LAV_FMT_JSON;
+	if (!lav_format_from_accept(lav_request_header(req, "accept"), &req->out_fmt)) {
+		req->out_fmt = LAV_FMT_JSON;
+		/* a page or a Prometheus scrape asks for its own type; errors there
+		 * are JSON */
+		if (!own_type) {
+			lav_respond_error(req, 406, "not_acceptable",
+					  "Accept must allow application/json or "
+					  "application/msgpack");
+			return;
+		}
 	}
 	if (!match) {
 		if (allowed) {
@@ -119,7 +128,6 @@ void lav_route_request(struct lav_server *srv, const struct lav_route *routes, s
 		}
 		return;
 	}
-	req->route = match->path;
 	if (!authenticate(srv, match, req))
 		return;
 	match->fn(srv, req);

@@ -140,6 +140,7 @@ void lav_emit(struct task *t, void (*then)(struct task *t))
 			char msg[256];
 			int64_t check_now = mock || has_avail ? now : t->fetched_at;
 			if (!lav_point_check(in, has_avail, check_now, &code, msg, sizeof(msg))) {
+				lav_metrics_rejected(&srv->metrics, &srv->catalog, s->f, code);
 				lav_ws_emit_dq(srv->ws, s->f->id, in->entity, o[i].ts, code, msg,
 					       true);
 				if (rejected++ == 0)

@@ -640,6 +640,8 @@ static struct lav_point_in *feature_points(struct write *w, const size_t *only, 
 		const char *code;
 		char msg[160];
 		if (!lav_point_check(in, true, now, &code, msg, sizeof(msg))) {
+			lav_metrics_rejected(&sf->srv->metrics, &sf->srv->catalog, in->feature,
+					     code);
 			lav_warn(&sf->srv->log, "semáforo: %s at %lld not stored: %s",
 				 in->feature->id, (long long)r->ts, msg);
 			continue;

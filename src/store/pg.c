@@ -2,6 +2,7 @@
  * PQconnectPoll), idle, busy (one query in flight; results read as the socket
  * becomes readable). Queued queries run in order. */
 #include "lav/pg.h"
+#include "lav/prom.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@ struct pg_query {
 	char **params;
 	lav_pg_cb cb;
 	void *arg;
+	int64_t sent_us; /* monotonic, for the latency histogram */
 	struct pg_query *next;
 };
 
@@ -49,6 +51,7 @@ struct lav_pg {
 	void *connect_arg;
 	int backoff_ms;
 	char last_error[256];
+	struct lav_hist *latency; /* borrowed, may be NULL */
 };
 
 static void start_connect(struct lav_pg *pg);
@@ -139,6 +142,7 @@ static void send_next(struct lav_pg *pg)
 		return;
 	}
 	pg->state = PG_BUSY;
+	q->sent_us = lav_monotonic_us();
 	int f = PQflush(pg->conn);
 	watch(pg, (short)(EV_READ | (f == 1 ? EV_WRITE : 0)));
 }
@@ -157,6 +161,8 @@ static void finish_query(struct lav_pg *pg)
 	if (res && PQresultStatus(res) != PGRES_COMMAND_OK &&
 	    PQresultStatus(res) != PGRES_TUPLES_OK)
 		err = PQresultErrorMessage(res);
+	if (pg->latency)
+		lav_hist_observe(pg->latency, (double)(lav_monotonic_us() - q->sent_us) / 1e6);
 	q->cb(res, err, q->arg);
 	PQclear(res);
 	query_free(q);
@@ -499,4 +505,9 @@ void lav_pg_on_connect(struct lav_pg *pg, void (*cb)(void *arg), void *arg)
 {
 	pg->connect_cb = cb;
 	pg->connect_arg = arg;
+}
+
+void lav_pg_observe(struct lav_pg *pg, struct lav_hist *latency)
+{
+	pg->latency = latency;
 }

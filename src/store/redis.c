@@ -5,10 +5,13 @@
 #include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lav/buf.h"
+#include "lav/log.h"
+#include "lav/prom.h"
 
 #define PING_MS	       2000
 #define BACKOFF_MIN_MS 200
@@ -34,6 +37,8 @@ struct lav_redis {
 	lav_redis_message_cb message_cb;
 	void *message_arg;
 	bool subscribed;
+	struct lav_hist *latency; /* borrowed, may be NULL */
+	int64_t used_memory;	  /* INFO memory, -1 until read */
 };
 
 static void connect_now(struct lav_redis *r);
@@ -85,6 +90,27 @@ static void subscribe_now(struct lav_redis *r)
 	redisAsyncCommandArgv(r->ac, on_message, r, (int)(1 + r->nchannels), argv, lens);
 }
 
+/* privdata of a command is its send time: no allocation per command */
+static void on_reply(redisAsyncContext *ac, void *reply, void *arg)
+{
+	struct lav_redis *r = ac->data;
+	if (!r || !reply || !r->latency)
+		return;
+	lav_hist_observe(r->latency, (double)(lav_monotonic_us() - (int64_t)(intptr_t)arg) / 1e6);
+}
+
+static void on_info(redisAsyncContext *ac, void *reply, void *arg)
+{
+	struct lav_redis *r = arg;
+	redisReply *rep = reply;
+	(void)ac;
+	if (!rep || rep->type != REDIS_REPLY_STRING)
+		return;
+	const char *p = strstr(rep->str, "\nused_memory:");
+	if (p)
+		r->used_memory = atoll(p + 13);
+}
+
 static void on_pong(redisAsyncContext *ac, void *reply, void *arg)
 {
 	struct lav_redis *r = arg;
@@ -94,6 +120,7 @@ static void on_pong(redisAsyncContext *ac, void *reply, void *arg)
 	if (rep && rep->type != REDIS_REPLY_ERROR && r->state != LAV_REDIS_CONNECTED) {
 		r->state = LAV_REDIS_CONNECTED;
 		r->backoff_ms = BACKOFF_MIN_MS;
+		r->used_memory = -1;
 		lav_info(r->log, "redis: connected to %s:%d/%d", r->host, r->port, r->db);
 		if (r->connect_cb)
 			r->connect_cb(r->connect_arg);
@@ -113,6 +140,7 @@ static void on_connect(const redisAsyncContext *ac, int status)
 		redisAsyncCommand(r->ac, NULL, NULL, "SELECT %d", r->db);
 	r->ping_pending = true;
 	redisAsyncCommand(r->ac, on_pong, r, "PING");
+	redisAsyncCommand(r->ac, on_info, r, "INFO memory");
 	arm(r, PING_MS);
 }
 
@@ -210,7 +238,8 @@ bool lav_redis_send(struct lav_redis *r, int argc, const char **argv, const size
 {
 	if (!r || r->state != LAV_REDIS_CONNECTED || !r->ac || r->subscribed)
 		return false;
-	return redisAsyncCommandArgv(r->ac, NULL, NULL, argc, argv, argvlen) == REDIS_OK;
+	return redisAsyncCommandArgv(r->ac, on_reply, (void *)(intptr_t)lav_monotonic_us(), argc,
+				     argv, argvlen) == REDIS_OK;
 }
 
 void lav_redis_on_connect(struct lav_redis *r, void (*cb)(void *arg), void *arg)
@@ -228,4 +257,15 @@ void lav_redis_subscribe(struct lav_redis *r, const char *const *channels, size_
 	r->message_arg = arg;
 	if (r->state == LAV_REDIS_CONNECTED && r->ac && !r->subscribed)
 		subscribe_now(r);
+}
+
+void lav_redis_observe(struct lav_redis *r, struct lav_hist *latency)
+{
+	if (r)
+		r->latency = latency;
+}
+
+int64_t lav_redis_used_memory(const struct lav_redis *r)
+{
+	return r && r->state == LAV_REDIS_CONNECTED ? r->used_memory : -1;
 }

@@ -324,12 +324,18 @@ static void finish_flush(struct flush *fl, const char *err, const PGresult *res)
 			mine[nmine++] = conf[ci] - q->base;
 			ci++;
 		}
+		if (err)
+			for (size_t i = 0; i < q->n; i++)
+				lav_metrics_failed(&st->srv->metrics, &st->srv->catalog,
+						   q->pts[i].feature, 1);
 		if (!err) {
 			size_t k = 0;
 			for (size_t i = 0; i < q->n; i++) {
 				struct lav_point_in *in = &q->pts[i];
 				if (k < nmine && mine[k] == i) {
 					k++;
+					lav_metrics_failed(&st->srv->metrics, &st->srv->catalog,
+							   in->feature, 1);
 					lav_point_clear(&in->point);
 					in->feature = NULL;
 					continue;
@@ -342,6 +348,8 @@ static void finish_flush(struct flush *fl, const char *err, const PGresult *res)
 					in->feature = NULL;
 					continue;
 				}
+				lav_metrics_stored(&st->srv->metrics, &st->srv->catalog,
+						   in->feature, in->point.meta);
 				lav_ws_emit_point(st->srv->ws, in->feature, in->entity, &in->point,
 						  now);
 				if (s->touched != gen) {
@@ -725,6 +733,7 @@ void lav_store_start(struct lav_store *st)
 		    lav_pg_new(srv->base, srv->cfg.pg_dsn, st->app_name,
 			       (int)srv->cfg.pg_statement_timeout_ms, STAGE_SQL, &srv->log);
 		lav_pg_on_connect(st->pool[i], on_pool_connect, st);
+		lav_pg_observe(st->pool[i], &srv->metrics.pg_query);
 	}
 	st->listener =
 	    lav_pg_new(srv->base, srv->cfg.pg_dsn, st->app_name,
@@ -773,4 +782,17 @@ void lav_store_free(struct lav_store *st)
 const char *lav_store_app_name(const struct lav_store *st)
 {
 	return st->app_name;
+}
+
+void lav_store_pool_state(const struct lav_store *st, int *ready, int *busy, int *down)
+{
+	*ready = *busy = *down = 0;
+	for (int i = 0; st && i < st->npool; i++) {
+		if (!lav_pg_connected(st->pool[i]))
+			(*down)++;
+		else if (lav_pg_pending(st->pool[i]))
+			(*busy)++;
+		else
+			(*ready)++;
+	}
 }

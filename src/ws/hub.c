@@ -91,17 +91,39 @@ struct ws_event {
 	uint64_t serial;
 	event_writer write;
 	const void *arg;
+	enum lav_ws_msg_type type; /* for /metrics */
 	struct lav_buf body[2]; /* by enum lav_format, encoded on first use */
 	bool has[2];
 };
 
 static void event_init(struct lav_ws_hub *h, struct ws_event *ev, event_writer write,
-		       const void *arg)
+		       const void *arg, enum lav_ws_msg_type type)
 {
 	memset(ev, 0, sizeof(*ev));
 	ev->serial = ++h->serial;
 	ev->write = write;
 	ev->arg = arg;
+	ev->type = type;
+}
+
+/* A message another instance relayed is counted by its own type. */
+static enum lav_ws_msg_type wire_type(const json_t *ev)
+{
+	const char *t = json_string_value(json_object_get(ev, "type"));
+	if (t && strcmp(t, "regime.flip") == 0)
+		return LAV_WSM_REGIME_FLIP;
+	if (t && strcmp(t, "regime.update") == 0)
+		return LAV_WSM_REGIME_UPDATE;
+	if (t && strcmp(t, "dq.alert") == 0)
+		return LAV_WSM_DQ_ALERT;
+	return LAV_WSM_POINT;
+}
+
+static void send_counted(struct lav_ws_session *s, const struct lav_buf *body,
+			 enum lav_ws_msg_type type)
+{
+	lav_ws_session_send(s, body);
+	lav_metrics_ws_sent(&s->hub->srv->metrics, type);
 }
 
 static void ev_release(struct ws_event *ev)
@@ -125,7 +147,7 @@ static void deliver(struct ws_event *ev, const struct lav_ws_subs *l)
 			ev->write(&w, ev->arg);
 			ev->has[s->fmt] = true;
 		}
-		lav_ws_session_send(s, &ev->body[s->fmt]);
+		send_counted(s, &ev->body[s->fmt], ev->type);
 	}
 }
 
@@ -179,7 +201,7 @@ void lav_ws_emit_point(struct lav_ws_hub *h, const struct lav_feature *f, const 
 		return;
 	struct point_arg a = {f, entity, p, now};
 	struct ws_event ev;
-	event_init(h, &ev, write_point_event, &a);
+	event_init(h, &ev, write_point_event, &a, LAV_WSM_POINT);
 	deliver_point(h, &ev, f->id, entity);
 	ev_release(&ev);
 }
@@ -276,14 +298,14 @@ void lav_ws_emit_regime(struct lav_ws_hub *h, const struct lav_regime_row *row, 
 	if (row->flip) {
 		remember(h->flips, encode_json(write_flip_entry, row), LAV_WS_RECENT_FLIPS);
 		struct ws_event ev;
-		event_init(h, &ev, write_flip_event, row);
+		event_init(h, &ev, write_flip_event, row, LAV_WSM_REGIME_FLIP);
 		deliver(&ev, &h->regime);
 		ev_release(&ev);
 		json_array_append_new(events, encode_json(write_flip_event, row));
 	}
 	if (update) {
 		struct ws_event ev;
-		event_init(h, &ev, write_update_event, row);
+		event_init(h, &ev, write_update_event, row, LAV_WSM_REGIME_UPDATE);
 		deliver(&ev, &h->regime);
 		ev_release(&ev);
 		json_array_append_new(events, encode_json(write_update_event, row));
@@ -300,7 +322,7 @@ static void deliver_alert(struct lav_ws_hub *h, json_t *alert)
 	json_t *ev_json = json_pack("{s:s}", "type", "dq.alert"); /* the type first */
 	json_object_update(ev_json, alert);
 	struct ws_event ev;
-	event_init(h, &ev, write_wire_event, ev_json);
+	event_init(h, &ev, write_wire_event, ev_json, wire_type(ev_json));
 	deliver(&ev, &h->dq);
 	ev_release(&ev);
 	json_decref(ev_json);
@@ -341,7 +363,7 @@ static void bus_points(struct lav_ws_hub *h, json_t *msg)
 			continue;
 		json_t *ev_json = json_pack("{s:s, s:O}", "type", "feature.point", "point", p);
 		struct ws_event ev;
-		event_init(h, &ev, write_wire_event, ev_json);
+		event_init(h, &ev, write_wire_event, ev_json, wire_type(ev_json));
 		deliver_point(h, &ev, f, e);
 		ev_release(&ev);
 		json_decref(ev_json);
@@ -362,7 +384,7 @@ static void bus_regime(struct lav_ws_hub *h, json_t *msg)
 			remember(h->flips, entry, LAV_WS_RECENT_FLIPS);
 		}
 		struct ws_event ev;
-		event_init(h, &ev, write_wire_event, e);
+		event_init(h, &ev, write_wire_event, e, wire_type(e));
 		deliver(&ev, &h->regime);
 		ev_release(&ev);
 	}
@@ -429,7 +451,7 @@ static void send_error(struct lav_ws_session *s, const char *code, const char *m
 	lav_w_str(&w, message);
 	reply_id(&w, id);
 	lav_w_map_end(&w);
-	lav_ws_session_send(s, &b);
+	send_counted(s, &b, LAV_WSM_ERROR);
 	lav_buf_free(&b);
 }
 
@@ -488,7 +510,7 @@ static void send_snapshot(struct lav_ws_session *s, const char *name)
 		snapshot_points(s, &w, name);
 	}
 	lav_w_map_end(&w);
-	lav_ws_session_send(s, &b);
+	send_counted(s, &b, LAV_WSM_SNAPSHOT);
 	lav_buf_free(&b);
 }
 
@@ -502,7 +524,8 @@ static void send_channels(struct lav_ws_session *s, const char *type, const json
 	lav_w_json(&w, channels);
 	reply_id(&w, id);
 	lav_w_map_end(&w);
-	lav_ws_session_send(s, &b);
+	send_counted(s, &b,
+		     strcmp(type, "subscribed") == 0 ? LAV_WSM_SUBSCRIBED : LAV_WSM_UNSUBSCRIBED);
 	lav_buf_free(&b);
 }
 
@@ -599,7 +622,7 @@ void lav_ws_hub_message(struct lav_ws_session *s, const uint8_t *data, size_t le
 		reply_begin(&w, &b, s, "pong");
 		reply_id(&w, m.id);
 		lav_w_map_end(&w);
-		lav_ws_session_send(s, &b);
+		send_counted(s, &b, LAV_WSM_PONG);
 		lav_buf_free(&b);
 		break;
 	}
@@ -707,4 +730,14 @@ void lav_ws_hub_free(struct lav_ws_hub *h)
 	json_decref(h->flips);
 	json_decref(h->alerts);
 	free(h);
+}
+
+void lav_ws_hub_counts(const struct lav_ws_hub *h, size_t *sessions, size_t *subscriptions)
+{
+	*sessions = *subscriptions = 0;
+	if (!h)
+		return;
+	*sessions = h->nsessions;
+	for (const struct lav_ws_session *s = h->sessions; s; s = s->next)
+		*subscriptions += s->nchannels;
 }

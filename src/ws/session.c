@@ -61,6 +61,7 @@ static void on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_
 				     "text message is not UTF-8");
 		return;
 	}
+	s->hub->srv->metrics.ws_received++;
 	lav_ws_hub_message(s, m->msg, m->msg_length, m->opcode == WSLAY_BINARY_FRAME);
 }
 
@@ -178,6 +179,7 @@ void lav_ws_session_start(struct lav_ws_hub *h, struct bufferevent *bev, enum la
 		h->sessions->prev = s;
 	h->sessions = s;
 	h->nsessions++;
+	h->srv->metrics.ws_sessions_total++;
 	bufferevent_setcb(bev, on_read, on_write, on_event, s);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 	/* frames the client sent right behind the handshake */
@@ -284,6 +286,10 @@ void lav_ws_session_free(struct lav_ws_session *s)
 	struct lav_ws_hub *h = s->hub;
 	struct lav_server *srv = h->srv;
 	lav_ws_hub_forget(s);
+	/* 1006: the connection ended without our close frame */
+	lav_metrics_ws_closed(&srv->metrics, wslay_event_get_close_sent(s->ctx)
+						 ? wslay_event_get_status_code_sent(s->ctx)
+						 : 1006);
 	if (s->prev)
 		s->prev->next = s->next;
 	else

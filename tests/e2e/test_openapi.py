@@ -15,6 +15,7 @@ SERVED = {
     ("/ws", "get"),
     ("/healthz", "get"),
     ("/readyz", "get"),
+    ("/metrics", "get"),
     ("/api/features/v1/catalog", "get"),
     ("/api/features/v1/catalog/validate", "post"),
     ("/api/features/v1/latest", "get"),
