@@ -133,6 +133,16 @@ if ((ASAN_OK)); then
 	add_counts "$(count_meson build-asan)"
 fi
 
+# Alert rules (promtool check rules + test rules), the scrape config, and that every
+# dashboard and rule queries only metrics lavd exports (docs/observability.md).
+lav_log "Prometheus config, alert rule tests, Grafana dashboards"
+if bash scripts/check_prometheus.sh; then
+	add_counts "1 0 0"
+else
+	stage_fail "prometheus/ and grafana/ checks"
+	add_counts "0 1 0"
+fi
+
 # --- 4. throw-away PostgreSQL and Redis -------------------------------------------------
 TMP=$(mktemp -d /tmp/lav-test.XXXXXX)
 chmod 0755 "$TMP"   # the PostgreSQL OS user (as root: 'lav') must traverse it
