@@ -46,6 +46,11 @@ enum lav_ws_msg_type {
 	LAV_WSM_COUNT
 };
 
+/* Close codes outside the known list (a peer's own, echoed back) and
+ * requests whose method was never parsed are counted under this value,
+ * written as "other" / "unknown". */
+#define LAV_METRICS_OTHER_CODE (-1)
+
 struct lav_http_code_count {
 	int method; /* enum http_method */
 	int code;
@@ -90,7 +95,8 @@ struct lav_metrics {
 void lav_metrics_init(struct lav_metrics *m, const struct lav_catalog *cat);
 void lav_metrics_free(struct lav_metrics *m);
 
-/* One answered request: route NULL when none matched. */
+/* One answered request: route NULL when none matched, method
+ * LAV_METRICS_OTHER_CODE when the request line was not parsed. */
 void lav_metrics_http(struct lav_metrics *m, const char *route, int method, int status,
 		      double seconds);
 /* A stored point of f (new, not a repeat) and its meta.dq flags. */

@@ -47,7 +47,9 @@ static const char *const BREAKER_STATES[] = {"closed", "open", "half_open"};
 void lav_metrics_request(struct lav_server *srv, const struct lav_request *r, int status)
 {
 	double s = (double)(lav_monotonic_us() - r->start_us) / 1e6;
-	lav_metrics_http(&srv->metrics, r->route, (int)r->method, status, s);
+	/* an unparseable request may not have a method yet (0 is DELETE) */
+	int method = r->path ? (int)r->method : LAV_METRICS_OTHER_CODE;
+	lav_metrics_http(&srv->metrics, r->route, method, status, s);
 	if (!r->route || status >= 400)
 		return; /* a refused request queried nothing */
 	for (size_t i = 0; i < LAV_METRICS_NENDPOINTS; i++)
@@ -169,7 +171,8 @@ static void feature_quality(struct lav_server *srv, int64_t now, struct feature_
 			fq->has_age = true;
 		}
 		double c;
-		if (lav_dq_coverage(&fq->gap, s->pts, s->n, f->publication_delay_ms * 1000, now,
+		if (f->frequency != LAV_FREQ_TICK &&
+		    lav_dq_coverage(&fq->gap, s->pts, s->n, f->publication_delay_ms * 1000, now,
 				    &c) &&
 		    (!fq->has_coverage || c < fq->coverage)) {
 			fq->coverage = c;
@@ -178,7 +181,8 @@ static void feature_quality(struct lav_server *srv, int64_t now, struct feature_
 	}
 	/* a feature nothing was stored for covers none of its periods */
 	for (size_t i = 0; i < cat->nfeatures; i++) {
-		if (!q[i].has_series && q[i].gap.period_us > 0) {
+		if (!q[i].has_series && q[i].gap.period_us > 0 &&
+		    cat->features[i].frequency != LAV_FREQ_TICK) {
 			q[i].coverage = 0;
 			q[i].has_coverage = true;
 		}
@@ -371,13 +375,16 @@ static void write_http(struct lav_server *srv, struct lav_buf *o)
 	for (size_t i = 0; i < m->nroutes; i++) {
 		const struct lav_route_stats *r = &m->routes[i];
 		for (size_t k = 0; k < r->ncodes; k++) {
-			char code[8];
+			char code[16];
 			snprintf(code, sizeof(code), "%d", r->codes[k].code);
-			lav_prom_sample(o, "lav_http_requests_total",
-					(const char *[]){"route", r->route, "method",
-							 http_method_str(r->codes[k].method),
-							 "code", code, NULL},
-					(double)r->codes[k].n);
+			lav_prom_sample(
+			    o, "lav_http_requests_total",
+			    (const char *[]){"route", r->route, "method",
+					     (r->codes[k].method < 0
+						  ? "unknown"
+						  : http_method_str(r->codes[k].method)),
+					     "code", code, NULL},
+			    (double)r->codes[k].n);
 		}
 	}
 	lav_prom_family(o, "lav_http_request_duration_seconds", "histogram",
@@ -408,8 +415,11 @@ static void write_http(struct lav_server *srv, struct lav_buf *o)
 	lav_prom_family(o, "lav_ws_closes_total", "counter",
 			"WebSocket sessions ended, by the close code sent (1006: none).");
 	for (size_t i = 0; i < m->nws_closes; i++) {
-		char code[8];
-		snprintf(code, sizeof(code), "%d", m->ws_closes[i].code);
+		char code[16];
+		if (m->ws_closes[i].code < 0)
+			snprintf(code, sizeof(code), "other");
+		else
+			snprintf(code, sizeof(code), "%d", m->ws_closes[i].code);
 		lav_prom_sample(o, "lav_ws_closes_total", (const char *[]){"code", code, NULL},
 				(double)m->ws_closes[i].n);
 	}

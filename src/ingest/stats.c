@@ -4,6 +4,7 @@
 
 #include "ingest_impl.h"
 #include "lav/ingest.h"
+#include "lav/server.h"
 
 size_t lav_ingest_source_count(const struct lav_ingest *in)
 {
@@ -23,6 +24,15 @@ void lav_ingest_source_stats(const struct lav_ingest *in, size_t i, int64_t now_
 void lav_ingest_gap_spec(const struct lav_ingest *in, const struct lav_feature *f,
 			 struct lav_gap_spec *out)
 {
+	/* series are made in catalog order: try f's own index first */
+	const struct lav_catalog *cat = in ? &in->srv->catalog : NULL;
+	if (cat && f >= cat->features && f < cat->features + cat->nfeatures) {
+		size_t i = (size_t)(f - cat->features);
+		if (i < in->nseries && in->series[i].f == f) {
+			*out = in->series[i].gap;
+			return;
+		}
+	}
 	for (size_t i = 0; in && i < in->nseries; i++) {
 		if (in->series[i].f == f) {
 			*out = in->series[i].gap;

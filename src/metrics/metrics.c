@@ -119,18 +119,20 @@ void lav_metrics_stored(struct lav_metrics *m, const struct lav_catalog *cat,
 		return;
 	s->ingested++;
 	const json_t *dq = json_object_get(meta, "dq");
+	bool has[LAV_DQ_NRULES] = {false};
 	size_t i;
 	const json_t *flag;
 	json_array_foreach(dq, i, flag)
 	{
 		const char *name = json_string_value(flag);
-		if (!name)
-			continue;
-		if (strcmp(name, "out_of_range") == 0)
-			s->flagged[LAV_DQ_RULE_OUT_OF_RANGE]++;
-		else if (strcmp(name, "outlier") == 0)
-			s->flagged[LAV_DQ_RULE_OUTLIER]++;
+		if (name && strcmp(name, "out_of_range") == 0)
+			has[LAV_DQ_RULE_OUT_OF_RANGE] = true;
+		else if (name && strcmp(name, "outlier") == 0)
+			has[LAV_DQ_RULE_OUTLIER] = true;
 	}
+	/* a point counts once per rule, however often its meta names it */
+	for (int r = 0; r < LAV_DQ_NRULES; r++)
+		s->flagged[r] += has[r];
 }
 
 void lav_metrics_failed(struct lav_metrics *m, const struct lav_catalog *cat,
@@ -161,5 +163,11 @@ void lav_metrics_ws_sent(struct lav_metrics *m, enum lav_ws_msg_type type)
 
 void lav_metrics_ws_closed(struct lav_metrics *m, int code)
 {
-	count_code(&m->ws_closes, &m->nws_closes, 0, code);
+	/* a peer's close code is echoed back (RFC 6455 5.5.1): only the codes
+	 * lav or the protocol define get a label of their own */
+	static const int KNOWN[] = {1000, 1001, 1002, 1003, 1006, 1007, 1008, 1009, 1011};
+	bool known = false;
+	for (size_t i = 0; i < sizeof(KNOWN) / sizeof(KNOWN[0]); i++)
+		known |= KNOWN[i] == code;
+	count_code(&m->ws_closes, &m->nws_closes, 0, known ? code : LAV_METRICS_OTHER_CODE);
 }

@@ -173,6 +173,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	}
 	r->ping_pending = true;
 	redisAsyncCommand(r->ac, on_pong, r, "PING");
+	redisAsyncCommand(r->ac, on_info, r, "INFO memory");
 	arm(r, PING_MS);
 }
 

@@ -17,6 +17,7 @@ import datetime as dt
 import math
 import os
 import re
+import socket
 import secrets
 import shutil
 import subprocess
@@ -855,6 +856,54 @@ def test_websocket_other_messages_and_close_codes(offd):
     assert closes == {"1000": 1, "1002": 1, "1006": 1}, closes
     assert x2.value("lav_ws_sessions_total") - x0.value("lav_ws_sessions_total") == 3
     assert sent(x2, "pong") == 2
+
+
+def test_peer_close_codes_do_not_make_new_series(offd):
+    """A peer's own close code is echoed back (RFC 6455): codes 3000-4999 are the
+    client's to choose, so they all land on code="other" instead of a series each."""
+    d = offd
+    x0 = scrape(d)
+    for code in (4001, 4002, 3999):
+        with wh.RawWS(d) as raw:
+            assert raw.request({"op": "ping", "id": code})["type"] == "pong"
+            raw.send_close(code)
+            assert raw.expect_close(timeout=10) == code  # echoed
+            lh.wait_closed(raw.sock, 8.0)
+
+    def settled():
+        x = scrape(d)
+        closes = {l["code"]: v - (x0.get("lav_ws_closes_total", **l) or 0) for l, v in x.series("lav_ws_closes_total")}
+        closes = {k: v for k, v in closes.items() if v}
+        return closes if x.value("lav_ws_sessions") == 0 and sum(closes.values()) >= 3 else None
+
+    closes = lh.poll(settled, timeout=20)
+    assert closes == {"other": 3}, closes
+    codes = {l["code"] for l, _ in scrape(d).series("lav_ws_closes_total")}
+    assert not codes & {"4001", "4002", "3999"}, codes
+
+
+def test_unparsed_request_line_counts_as_method_unknown(offd):
+    """Before the request line parses there is no method: not "DELETE" (method 0)."""
+    d = offd
+    x0 = scrape(d)
+    for junk in (b"GARBAGE\r\n\r\n", b"GET / HTTP/1.1\r\nHost\r\n\r\n"):
+        s = socket.create_connection(("127.0.0.1", d.port), timeout=10)
+        try:
+            s.sendall(junk)
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            assert data.startswith(b"HTTP/1.1 400"), data[:100]
+        finally:
+            s.close()
+    x1 = scrape(d)
+    delta = (x1.get("lav_http_requests_total", route="unmatched", method="unknown", code="400") or 0) - (
+        x0.get("lav_http_requests_total", route="unmatched", method="unknown", code="400") or 0)
+    assert delta >= 1, x1.series("lav_http_requests_total")
+    assert not x1.get("lav_http_requests_total", route="unmatched", method="DELETE", code="400")
 
 
 # =======================================================================================

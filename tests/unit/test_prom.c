@@ -305,3 +305,29 @@ Test(business_age, weekend_and_holiday_do_not_age_a_macro_value)
 	cr_expect_eq(lav_dq_business_age_us(LAV_CAL_WEEKDAYS, wed, fri_9h), 2 * DAY + 9 * HOUR);
 	cr_expect_eq(lav_dq_business_age_us(LAV_CAL_US_FEDERAL, fri_9h, wed), 0);
 }
+
+Test(metrics, a_flag_named_twice_counts_once)
+{
+	struct lav_metrics m;
+	lav_metrics_init(&m, &CAT);
+	json_t *meta = json_pack("{s:[s,s,s]}", "dq", "outlier", "outlier", "out_of_range");
+	lav_metrics_stored(&m, &CAT, &FEATURES[0], meta);
+	cr_expect_eq(m.features[0].flagged[LAV_DQ_RULE_OUTLIER], 1);
+	cr_expect_eq(m.features[0].flagged[LAV_DQ_RULE_OUT_OF_RANGE], 1);
+	json_decref(meta);
+	lav_metrics_free(&m);
+}
+
+Test(metrics, peer_close_codes_share_one_label)
+{
+	struct lav_metrics m;
+	lav_metrics_init(&m, &CAT);
+	for (int code = 3000; code < 5000; code++)
+		lav_metrics_ws_closed(&m, code);
+	lav_metrics_ws_closed(&m, 1000);
+	lav_metrics_ws_closed(&m, 1008);
+	cr_assert_eq(m.nws_closes, 3);
+	cr_expect_eq(m.ws_closes[0].code, LAV_METRICS_OTHER_CODE);
+	cr_expect_eq(m.ws_closes[0].n, 2000);
+	lav_metrics_free(&m);
+}
