@@ -26,6 +26,7 @@ import time
 import pytest
 import requests
 
+import fakeupstream as fu
 import lavhelpers as lh
 import wshelpers as wh
 
@@ -236,37 +237,13 @@ def rules_codes():
 # Calendars and the models of freshness and coverage
 
 
-def _observed(day):
-    if day.weekday() == 5:
-        return day - dt.timedelta(days=1)
-    if day.weekday() == 6:
-        return day + dt.timedelta(days=1)
-    return day
-
-
-def _nth(y, m, wd, n):
-    first = dt.date(y, m, 1)
-    return first + dt.timedelta(days=(wd - first.weekday()) % 7 + 7 * (n - 1))
-
-
-def _last(y, m, wd):
-    last = dt.date(y + (m == 12), m % 12 + 1, 1) - dt.timedelta(days=1)
-    return last - dt.timedelta(days=(last.weekday() - wd) % 7)
-
-
+# The calendar model the fake upstream serves by (fakeupstream.py), written apart from
+# lavd's C rules so the suites check one against the other.
 def us_federal_holidays(y):
-    """The observed days of the US federal holidays of nominal year y (5 U.S.C. 6103)."""
-    MON, THU = 0, 3
-    hs = {_observed(dt.date(y, 1, 1)), _nth(y, 1, MON, 3), _nth(y, 2, MON, 3), _last(y, 5, MON),
-          _observed(dt.date(y, 7, 4)), _nth(y, 9, MON, 1), _nth(y, 10, MON, 2), _observed(dt.date(y, 11, 11)),
-          _nth(y, 11, THU, 4), _observed(dt.date(y, 12, 25))}
-    if y >= 2021:
-        hs.add(_observed(dt.date(y, 6, 19)))
-    return hs
+    return fu._holidays(y, False)
 
 
-def us_federal_open(day):
-    return day.weekday() < 5 and day not in us_federal_holidays(day.year) | us_federal_holidays(day.year + 1)
+us_federal_open = fu.us_federal_open
 
 
 def day_of_us(t):
