@@ -62,6 +62,7 @@ struct lav_route_stats {
 	struct lav_hist duration;
 	struct lav_http_code_count *codes;
 	size_t ncodes;
+	int endpoint; /* index into query[], -1: not a read endpoint, -2: not looked up */
 };
 
 /* Read endpoints timed as feature_query_duration_seconds{endpoint}. */
@@ -96,9 +97,10 @@ void lav_metrics_init(struct lav_metrics *m, const struct lav_catalog *cat);
 void lav_metrics_free(struct lav_metrics *m);
 
 /* One answered request: route NULL when none matched, method
- * LAV_METRICS_OTHER_CODE when the request line was not parsed. */
-void lav_metrics_http(struct lav_metrics *m, const char *route, int method, int status,
-		      double seconds);
+ * LAV_METRICS_OTHER_CODE when the request line was not parsed. Returns the
+ * route's entry (valid until the next call). */
+struct lav_route_stats *lav_metrics_http(struct lav_metrics *m, const char *route, int method,
+					 int status, double seconds);
 /* A stored point of f (new, not a repeat) and its meta.dq flags. */
 void lav_metrics_stored(struct lav_metrics *m, const struct lav_catalog *cat,
 			const struct lav_feature *f, const json_t *meta);

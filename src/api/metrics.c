@@ -49,12 +49,16 @@ void lav_metrics_request(struct lav_server *srv, const struct lav_request *r, in
 	double s = (double)(lav_monotonic_us() - r->start_us) / 1e6;
 	/* an unparseable request may not have a method yet (0 is DELETE) */
 	int method = r->path ? (int)r->method : LAV_METRICS_OTHER_CODE;
-	lav_metrics_http(&srv->metrics, r->route, method, status, s);
-	if (!r->route || status >= 400)
-		return; /* a refused request queried nothing */
-	for (size_t i = 0; i < LAV_METRICS_NENDPOINTS; i++)
-		if (strcmp(r->route, ENDPOINTS[i][0]) == 0)
-			lav_hist_observe(&srv->metrics.query[i], s);
+	struct lav_route_stats *rs = lav_metrics_http(&srv->metrics, r->route, method, status, s);
+	if (rs->endpoint == -2) { /* once per route */
+		rs->endpoint = -1;
+		for (int i = 0; i < LAV_METRICS_NENDPOINTS && r->route; i++)
+			if (strcmp(r->route, ENDPOINTS[i][0]) == 0)
+				rs->endpoint = i;
+	}
+	/* a refused request queried nothing */
+	if (rs->endpoint >= 0 && status < 400)
+		lav_hist_observe(&srv->metrics.query[rs->endpoint], s);
 }
 
 /* ---- timers ---- */

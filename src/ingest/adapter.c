@@ -317,6 +317,21 @@ const struct lav_series_scale *lav_scale_of(const struct lav_series_scale *table
 	return NULL;
 }
 
+int lav_scale_match(const struct lav_series_scale *table, size_t n, const struct lav_feature *f,
+		    const char *what, char *err, size_t errlen)
+{
+	if (lav_scale_of(table, n, f))
+		return 1;
+	struct lav_buf known = LAV_BUF_INIT;
+	for (size_t i = 0; i < n; i++)
+		lav_buf_printf(&known, "%s%s", i ? ", " : "", table[i].series);
+	lav_adapter_errf(err, errlen, "feature \"%s\": %s \"%s\" has no known unit (lav knows %s)",
+			 f->id, what, f->source_series ? f->source_series : "(none)",
+			 lav_buf_cstr(&known));
+	lav_buf_free(&known);
+	return -1;
+}
+
 bool lav_parse_date(const char *s, int64_t *out)
 {
 	unsigned y, m, d;

@@ -72,6 +72,10 @@ struct lav_series_scale {
 /* The entry of f's source.series, or NULL. */
 const struct lav_series_scale *lav_scale_of(const struct lav_series_scale *table, size_t n,
 					    const struct lav_feature *f);
+/* An adapter's match over its scale table: 1 when f's series is in it, else
+ * -1 with an error naming what (e.g. "FRED series") and every known series. */
+int lav_scale_match(const struct lav_series_scale *table, size_t n, const struct lav_feature *f,
+		    const char *what, char *err, size_t errlen);
 
 /* "2024-01-03" → µs at 00:00 UTC. */
 bool lav_parse_date(const char *s, int64_t *out);

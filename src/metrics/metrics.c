@@ -80,26 +80,32 @@ static void count_code(struct lav_http_code_count **v, size_t *n, int method, in
 	(*n)++;
 }
 
-void lav_metrics_http(struct lav_metrics *m, const char *route, int method, int status,
-		      double seconds)
+struct lav_route_stats *lav_metrics_http(struct lav_metrics *m, const char *route, int method,
+					 int status, double seconds)
 {
 	if (!route)
 		route = "unmatched";
 	struct lav_route_stats *rs = NULL;
-	/* patterns are the route table's own strings: compare pointers first */
+	/* patterns are the route table's own strings: a pointer is found without
+	 * comparing text; another copy of a pattern still finds its entry */
 	for (size_t i = 0; i < m->nroutes && !rs; i++)
-		if (m->routes[i].route == route || strcmp(m->routes[i].route, route) == 0)
+		if (m->routes[i].route == route)
+			rs = &m->routes[i];
+	for (size_t i = 0; i < m->nroutes && !rs; i++)
+		if (strcmp(m->routes[i].route, route) == 0)
 			rs = &m->routes[i];
 	if (!rs) {
 		m->routes = lav_xrealloc(m->routes, (m->nroutes + 1) * sizeof(*m->routes));
 		rs = &m->routes[m->nroutes++];
 		memset(rs, 0, sizeof(*rs));
 		rs->route = route;
+		rs->endpoint = -2;
 		lav_hist_init(&rs->duration, LAV_PROM_LATENCY_BOUNDS, LAV_PROM_LATENCY_NBOUNDS);
 	}
 	/* status codes lavd answers with are a short list, methods a known enum */
 	count_code(&rs->codes, &rs->ncodes, method, status);
 	lav_hist_observe(&rs->duration, seconds);
+	return rs;
 }
 
 static struct lav_feature_stats *stats_of(struct lav_metrics *m, const struct lav_catalog *cat,

@@ -106,19 +106,6 @@ static void event_init(struct lav_ws_hub *h, struct ws_event *ev, event_writer w
 	ev->type = type;
 }
 
-/* A message another instance relayed is counted by its own type. */
-static enum lav_ws_msg_type wire_type(const json_t *ev)
-{
-	const char *t = json_string_value(json_object_get(ev, "type"));
-	if (t && strcmp(t, "regime.flip") == 0)
-		return LAV_WSM_REGIME_FLIP;
-	if (t && strcmp(t, "regime.update") == 0)
-		return LAV_WSM_REGIME_UPDATE;
-	if (t && strcmp(t, "dq.alert") == 0)
-		return LAV_WSM_DQ_ALERT;
-	return LAV_WSM_POINT;
-}
-
 static void send_counted(struct lav_ws_session *s, const struct lav_buf *body,
 			 enum lav_ws_msg_type type)
 {
@@ -322,7 +309,7 @@ static void deliver_alert(struct lav_ws_hub *h, json_t *alert)
 	json_t *ev_json = json_pack("{s:s}", "type", "dq.alert"); /* the type first */
 	json_object_update(ev_json, alert);
 	struct ws_event ev;
-	event_init(h, &ev, write_wire_event, ev_json, wire_type(ev_json));
+	event_init(h, &ev, write_wire_event, ev_json, LAV_WSM_DQ_ALERT);
 	deliver(&ev, &h->dq);
 	ev_release(&ev);
 	json_decref(ev_json);
@@ -363,7 +350,7 @@ static void bus_points(struct lav_ws_hub *h, json_t *msg)
 			continue;
 		json_t *ev_json = json_pack("{s:s, s:O}", "type", "feature.point", "point", p);
 		struct ws_event ev;
-		event_init(h, &ev, write_wire_event, ev_json, wire_type(ev_json));
+		event_init(h, &ev, write_wire_event, ev_json, LAV_WSM_POINT);
 		deliver_point(h, &ev, f, e);
 		ev_release(&ev);
 		json_decref(ev_json);
@@ -377,14 +364,16 @@ static void bus_regime(struct lav_ws_hub *h, json_t *msg)
 	json_array_foreach(json_object_get(msg, "events"), i, e)
 	{
 		const char *type = json_string_value(json_object_get(e, "type"));
-		if (type && strcmp(type, "regime.flip") == 0) {
+		bool flip = type && strcmp(type, "regime.flip") == 0;
+		if (flip) {
 			json_t *entry = json_deep_copy(e);
 			json_object_del(entry, "type");
 			json_object_del(entry, "updated_at");
 			remember(h->flips, entry, LAV_WS_RECENT_FLIPS);
 		}
 		struct ws_event ev;
-		event_init(h, &ev, write_wire_event, e, wire_type(e));
+		event_init(h, &ev, write_wire_event, e,
+			   flip ? LAV_WSM_REGIME_FLIP : LAV_WSM_REGIME_UPDATE);
 		deliver(&ev, &h->regime);
 		ev_release(&ev);
 	}

@@ -372,6 +372,20 @@ Test(adapter, unknown_series_is_refused_with_a_message)
 	cr_assert_neq(err[0], '\0');
 }
 
+Test(adapter, unknown_unit_names_every_known_series)
+{
+	static char nosuch[] = "NOSUCH";
+	struct lav_feature f = with_series("macro/us/walcl_total_usd", nosuch);
+	char err[256] = "";
+	cr_assert_null(lav_adapter_for(&f, err, sizeof(err)));
+	cr_expect_str_eq(err, "feature \"macro/us/walcl_total_usd\": FRED series \"NOSUCH\" has no "
+			      "known unit (lav knows WALCL, WTREGEN, RRPONTSYD)");
+	f = with_series("onchain/btc/hashrate_ehs", nosuch);
+	cr_assert_null(lav_adapter_for(&f, err, sizeof(err)));
+	cr_expect_str_eq(err, "feature \"onchain/btc/hashrate_ehs\": blockchain.com chart \"NOSUCH\" "
+			      "has no known unit (lav knows hash-rate, total-bitcoins)");
+}
+
 Test(adapter, history_kinds)
 {
 	static char kl[] = "klines/BTCUSDT/1h/close", fr[] = "fundingRate/BTCUSDT",

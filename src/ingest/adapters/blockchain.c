@@ -15,13 +15,7 @@ static const struct lav_series_scale CHARTS[] = {
 
 static int match(const struct lav_feature *f, char *err, size_t errlen)
 {
-	if (lav_scale_of(CHARTS, NCHARTS, f))
-		return 1;
-	lav_adapter_errf(err, errlen,
-			 "feature \"%s\": blockchain.com chart \"%s\" has no known unit (lav knows "
-			 "hash-rate, total-bitcoins)",
-			 f->id, f->source_series ? f->source_series : "(none)");
-	return -1;
+	return lav_scale_match(CHARTS, NCHARTS, f, "blockchain.com chart", err, errlen);
 }
 
 static bool request(const struct lav_adapter_ctx *ctx, struct lav_fetch_req *out, char *err,

@@ -18,13 +18,7 @@ static const struct lav_series_scale SERIES[] = {
 
 static int match(const struct lav_feature *f, char *err, size_t errlen)
 {
-	if (lav_scale_of(SERIES, NSERIES, f))
-		return 1;
-	lav_adapter_errf(err, errlen,
-			 "feature \"%s\": FRED series \"%s\" has no known unit (lav knows WALCL, "
-			 "WTREGEN, RRPONTSYD)",
-			 f->id, f->source_series ? f->source_series : "(none)");
-	return -1;
+	return lav_scale_match(SERIES, NSERIES, f, "FRED series", err, errlen);
 }
 
 static bool request(const struct lav_adapter_ctx *ctx, struct lav_fetch_req *out, char *err,
